@@ -1,0 +1,36 @@
+# coLinux NG — build, test, benchmark, lint.
+GO      ?= go
+BIN     := bin
+PKGS    := ./...
+# The fuzz smoke run in `make test` is short; `make fuzz FUZZTIME=5m` runs each target longer.
+FUZZTIME ?= 10s
+
+.PHONY: build test bench lint fuzz demo clean
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test: lint build
+	$(GO) test -count=1 -timeout 60m $(PKGS)
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Runs every fuzz target for FUZZTIME each.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench: build
+	bash bench/convert.sh
+
+demo: build
+	bash scripts/demo.sh
+
+clean:
+	rm -rf $(BIN) out bench/work

@@ -1,0 +1,29 @@
+// Command coimage builds, converts and inspects coLinux NG root-filesystem
+// ("cobd") images.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	// Ctrl-C and SIGTERM cancel the context; commands clean up through it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := &cli.App{
+		Name:                 "coimage",
+		Usage:                "build, convert and inspect coLinux NG root-filesystem images",
+		EnableBashCompletion: true,
+		Commands:             []*cli.Command{},
+	}
+	if err := app.RunContext(ctx, os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "coimage:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,76 @@
+// Package atomicfile writes an output so that it appears whole or not at
+// all: data goes to a temporary file beside the destination, is fsynced, and
+// is renamed into place only on Commit. Abort (or a crash) leaves nothing at
+// the destination.
+package atomicfile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// File is an output being written. It embeds the temporary *os.File.
+type File struct {
+	*os.File
+	dest string
+	done bool
+}
+
+// Create starts writing dest. The temporary file lives in dest's directory
+// so that the final rename never crosses filesystems.
+func Create(dest string, perm os.FileMode) (*File, error) {
+	dir, base := filepath.Split(dest)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create output for %s: %w", dest, err)
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, fmt.Errorf("create output for %s: %w", dest, err)
+	}
+	return &File{File: tmp, dest: dest}, nil
+}
+
+// Commit fsyncs the data, closes the file and renames it to the destination,
+// then fsyncs the directory so the rename itself is durable.
+func (f *File) Commit() error {
+	if f.done {
+		return fmt.Errorf("%s: output already finished", f.dest)
+	}
+	f.done = true
+	tmp := f.Name()
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", f.dest, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", f.dest, err)
+	}
+	if err := os.Rename(tmp, f.dest); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", f.dest, err)
+	}
+	if d, err := os.Open(filepath.Dir(f.dest)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Abort discards the temporary file. It is safe to call after Commit, so
+// callers can always `defer f.Abort()`.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.Close()
+	os.Remove(f.Name())
+}
