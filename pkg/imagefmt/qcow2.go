@@ -193,10 +193,12 @@ func newQCOW2(r io.ReaderAt, fileSize int64, closer io.Closer, backing backingOp
 	}
 	d.l2.init(max(4, l2CacheBytes>>d.clusterBits))
 	if d.compression == 1 {
+		// Output may not outgrow the cluster buffer it is decoded into.
+		// DecodeAll keeps its history in that buffer too, so a frame's
+		// window size costs no memory and needs no limit of its own.
 		d.zstd, err = zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(0),
-			zstd.WithDecodeAllCapLimit(true),
-			zstd.WithDecoderMaxMemory(uint64(d.clusterSize)))
+			zstd.WithDecodeAllCapLimit(true))
 		if err != nil {
 			d.Close()
 			return nil, err
