@@ -1,0 +1,119 @@
+// Package config reads coLinux's configuration syntax: key=value settings
+// and bare kernel words, given on the command line or in @file files.
+//
+// As in colinux-daemon, sources apply left to right and a later source
+// overrides an earlier one (so `@base.conf @mine.conf mem=256` works), `#`
+// starts a comment, values may be double-quoted, and keys corun does not
+// know go to the guest kernel's command line. A key given twice within
+// one source is an error, as it is almost always a typo (two cobd1 lines);
+// kernel words pass through as given, repeats included.
+package config
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/colinux-ng/colinux/pkg/cobd"
+)
+
+// Disk is a cobdN block device: a host file the guest sees as cobd.Device(N).
+type Disk struct {
+	Index    int
+	Path     string
+	ReadOnly bool
+}
+
+// Share is a cofsN host directory mounted in the guest at Target.
+type Share struct {
+	Index    int
+	Path     string
+	Target   string
+	ReadOnly bool
+}
+
+// Config is the result of reading every source.
+type Config struct {
+	Kernel    string // guest kernel binary; "" means the cached runtime kernel
+	Initrd    string // an initrd of the user's own instead of coinit
+	Root      string // guest root device; cobd.RootDevice by default
+	MemoryMiB int    // 0 means the default
+	ReadOnly  bool   // mount the root read-only ("ro")
+	Disks     []Disk
+	Shares    []Share
+	// Networks holds ethN= settings by interface name, kept for the
+	// network backend; they are not acted on yet.
+	Networks   map[string]string
+	KernelArgs []string
+	// Warnings name settings that are accepted but have no effect.
+	Warnings []string
+}
+
+// MaxShares is how many cofsN directories coLinux allowed: cofs0…cofs31.
+const MaxShares = 32
+
+// Disk returns cobdN, or false when it is not configured.
+func (c *Config) Disk(n int) (Disk, bool) {
+	for _, d := range c.Disks {
+		if d.Index == n {
+			return d, true
+		}
+	}
+	return Disk{}, false
+}
+
+// SyntaxError reports a setting that cannot be read, with where it came from.
+type SyntaxError struct {
+	Source string // a file name, or "command line"
+	Line   int    // 0 on the command line
+	Text   string // the offending setting
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	where := e.Source
+	if e.Line > 0 {
+		where = fmt.Sprintf("%s:%d", e.Source, e.Line)
+	}
+	return fmt.Sprintf("%s: %q: %s", where, e.Text, e.Msg)
+}
+
+// builder accumulates settings; maps keyed by index make later sources
+// override earlier ones.
+type builder struct {
+	cfg    Config
+	disks  map[int]Disk
+	shares map[int]Share
+	warned map[string]bool
+}
+
+func newBuilder() *builder {
+	return &builder{
+		cfg:    Config{Networks: map[string]string{}},
+		disks:  map[int]Disk{},
+		shares: map[int]Share{},
+		warned: map[string]bool{},
+	}
+}
+
+func (b *builder) finish() *Config {
+	c := b.cfg
+	for _, d := range b.disks {
+		c.Disks = append(c.Disks, d)
+	}
+	sort.Slice(c.Disks, func(i, j int) bool { return c.Disks[i].Index < c.Disks[j].Index })
+	for _, s := range b.shares {
+		c.Shares = append(c.Shares, s)
+	}
+	sort.Slice(c.Shares, func(i, j int) bool { return c.Shares[i].Index < c.Shares[j].Index })
+	if c.Root == "" {
+		c.Root = cobd.RootDevice
+	}
+	return &c
+}
+
+func (b *builder) warn(key, msg string) {
+	if !b.warned[key] {
+		b.warned[key] = true
+		b.cfg.Warnings = append(b.cfg.Warnings, fmt.Sprintf("%s: %s", key, msg))
+	}
+}
