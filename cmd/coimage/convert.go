@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/colinux-ng/colinux/internal/progress"
+	"github.com/colinux-ng/colinux/pkg/imagefmt"
+	"github.com/colinux-ng/colinux/pkg/qemuconv"
+)
+
+var convertCommand = &cli.Command{
+	Name:      "convert",
+	Usage:     "turn a QEMU disk into a bare filesystem (cobd) image of its root partition",
+	ArgsUsage: "IN OUT",
+	Flags: []cli.Flag{
+		&cli.IntFlag{Name: "partition", Aliases: []string{"p"}, Usage: "copy partition `N` instead of choosing the root"},
+		&cli.Int64Flag{Name: "strip", Usage: "legacy mode: drop the first `N` sectors, like dd bs=512 skip=N (bounded to the partition)"},
+		&cli.BoolFlag{Name: "allow-backing", Usage: "follow a backing file named inside the image (trust the image first)"},
+		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+	},
+	Action: runConvert,
+}
+
+func runConvert(c *cli.Context) error {
+	if c.NArg() != 2 {
+		return cli.Exit("usage: coimage convert [options] IN OUT", 2)
+	}
+	in, out := c.Args().Get(0), c.Args().Get(1)
+	disk, err := imagefmt.Open(in, imagefmt.Options{AllowBacking: c.Bool("allow-backing")})
+	if err != nil {
+		return err
+	}
+	defer disk.Close()
+	plan, err := qemuconv.MakePlan(disk, qemuconv.Options{Partition: c.Int("partition"), Strip: c.Int64("strip")})
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	bar := progress.New(plan.Size, "converting")
+	err = qemuconv.Convert(c.Context, disk, out, plan, bar.Add)
+	bar.Done()
+	if err != nil {
+		return fmt.Errorf("convert %s: %w", in, err)
+	}
+	report := convertReport{
+		Input: in, Output: out, Format: disk.Format(), Mode: plan.Mode,
+		Offset: plan.Offset, Size: plan.Size, FS: fsReportOf(plan.FS),
+	}
+	if plan.Partition != nil {
+		report.Partition = plan.Partition.Number
+	}
+	if c.Bool("json") {
+		return printJSON(report)
+	}
+	what := plan.Mode
+	if plan.Partition != nil {
+		what = fmt.Sprintf("partition %d", plan.Partition.Number)
+	}
+	fmt.Printf("%s (%s): %s at offset %d, %s → %s\n", in, disk.Format(), what, plan.Offset, humanBytes(plan.Size), out)
+	fmt.Printf("filesystem: %s\n", describeFS(plan.FS))
+	return nil
+}
+
+type convertReport struct {
+	Input     string          `json:"input"`
+	Output    string          `json:"output"`
+	Format    imagefmt.Format `json:"format"`
+	Mode      string          `json:"mode"`
+	Partition int             `json:"partition,omitempty"`
+	Offset    int64           `json:"offset"`
+	Size      int64           `json:"size"`
+	FS        *fsReport       `json:"filesystem,omitempty"`
+}

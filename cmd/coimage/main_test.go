@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// coimageBin is the coimage binary built once for the tests, so they drive
+// the command exactly as a user does.
+var coimageBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "coimage-test-")
+	if err != nil {
+		panic(err)
+	}
+	coimageBin = filepath.Join(dir, "coimage")
+	if out, err := exec.Command("go", "build", "-o", coimageBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// coimage runs the binary and returns its stdout, stderr and exit code.
+func coimage(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(coimageBin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run coimage: %v", err)
+	}
+	return o.String(), e.String(), code
+}

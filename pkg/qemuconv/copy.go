@@ -1,0 +1,139 @@
+package qemuconv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/colinux-ng/colinux/pkg/imagefmt"
+)
+
+const (
+	// chunkSize is the unit a worker reads and writes. Large enough that a
+	// qcow2 read spans many clusters, small enough to keep workers busy.
+	chunkSize = 1 << 20
+	// holeSize is the granularity of zero detection: runs of zeros this
+	// long or longer become holes in the output.
+	holeSize = 4096
+)
+
+var zeroBlock = make([]byte, holeSize)
+
+// CopyRange copies src[off, off+n) into dst[0, n) in one pass. Only the
+// source's allocated extents are read; they are read by several goroutines
+// at once (so compressed clusters decompress in parallel), and 4 KiB
+// blocks of zeros are left as holes. dst must be empty; it is sized to n.
+// progress, when not nil, is called (from several goroutines) with the
+// number of bytes of the range that were just dealt with; holes count too.
+func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.File, progress func(int64)) error {
+	if off < 0 || n < 0 || off+n > src.Size() {
+		return fmt.Errorf("copy range [%d, %d) lies outside the %d-byte disk", off, off+n, src.Size())
+	}
+	if err := dst.Truncate(n); err != nil {
+		return fmt.Errorf("size output: %w", err)
+	}
+	extents, err := src.Extents()
+	if err != nil {
+		return err
+	}
+	chunks := chunksOf(extents, off, n)
+	if progress != nil {
+		var data int64
+		for _, c := range chunks {
+			data += c.Length
+		}
+		progress(n - data) // holes need no work
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	work := make(chan imagefmt.Extent)
+	g.Go(func() error {
+		defer close(work)
+		for _, c := range chunks {
+			select {
+			case work <- c:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	pool := sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+	for range max(2, runtime.NumCPU()) {
+		g.Go(func() error {
+			for c := range work {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				bp := pool.Get().(*[]byte)
+				err := copyChunk(src, off, c, (*bp)[:c.Length], dst)
+				pool.Put(bp)
+				if err != nil {
+					return err
+				}
+				if progress != nil {
+					progress(c.Length)
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// copyChunk reads one chunk (in output coordinates) and writes its non-zero
+// runs of 4 KiB blocks.
+func copyChunk(src imagefmt.Disk, off int64, c imagefmt.Extent, buf []byte, dst *os.File) error {
+	if _, err := src.ReadAt(buf, off+c.Offset); err != nil {
+		return fmt.Errorf("read disk at offset %d: %w", off+c.Offset, err)
+	}
+	// Blocks are aligned to the output, not the chunk, so that holes land
+	// on filesystem block boundaries of the output file.
+	runStart := -1
+	for i := 0; i < len(buf); {
+		end := min(len(buf), i+holeSize-int((c.Offset+int64(i))%holeSize))
+		zero := end-i == holeSize && bytes.Equal(buf[i:end], zeroBlock)
+		switch {
+		case !zero && runStart < 0:
+			runStart = i
+		case zero && runStart >= 0:
+			if err := writeRun(dst, buf[runStart:i], c.Offset+int64(runStart)); err != nil {
+				return err
+			}
+			runStart = -1
+		}
+		i = end
+	}
+	if runStart >= 0 {
+		return writeRun(dst, buf[runStart:], c.Offset+int64(runStart))
+	}
+	return nil
+}
+
+func writeRun(dst *os.File, b []byte, at int64) error {
+	if _, err := dst.WriteAt(b, at); err != nil {
+		return fmt.Errorf("write output at offset %d: %w", at, err)
+	}
+	return nil
+}
+
+// chunksOf clips the extents to [off, off+n), shifts them to output
+// coordinates and splits them at chunkSize boundaries of the output.
+func chunksOf(extents []imagefmt.Extent, off, n int64) []imagefmt.Extent {
+	var chunks []imagefmt.Extent
+	for _, e := range extents {
+		start := max(e.Offset, off) - off
+		end := min(e.Offset+e.Length, off+n) - off
+		for start < end {
+			next := min(end, (start/chunkSize+1)*chunkSize)
+			chunks = append(chunks, imagefmt.Extent{Offset: start, Length: next - start})
+			start = next
+		}
+	}
+	return chunks
+}
