@@ -68,8 +68,11 @@ func readGPT(r io.ReaderAt, size int64, pmbr [4]mbrEntry, t *Table) error {
 // header it would trust, checks the entry array it declares. go-diskfs
 // allocates count×size bytes straight from the header (a crafted header
 // with a valid CRC asks for up to 2^64 bytes), so the geometry must be
-// checked before it runs. The returned phrase describes the header for
-// error messages.
+// checked before it runs, and it does not check that the array lies on
+// the disk. Both headers are checked, since go-diskfs may fall back to the
+// backup: a header whose CRC holds but whose array cannot exist is hostile
+// or corrupt, and the disk is refused even if the other header is good.
+// The returned phrase describes the header for error messages.
 func checkGPTHeader(r io.ReaderAt, size, lba int64) (string, error) {
 	var h [92]byte
 	if lba < 1 || !readAt(r, h[:], lba*sectorSize, size) {

@@ -171,7 +171,11 @@ func TestReadTableSynthetic(t *testing.T) {
 		{"empty", make([]byte, 4096), SchemeNone, nil, ""},
 		{"short", []byte{1, 2, 3}, SchemeNone, nil, ""},
 		{"no signature", func() []byte { d := mbr(mbrEnt{typ: 0x83, start: 1, sectors: 10}); d[511] = 0; return d }(), SchemeNone, nil, ""},
-		{"hybrid no signature", func() []byte { d := mbr(mbrEnt{typ: 0xEE, start: 1, sectors: 10}, mbrEnt{typ: 0x83}); d[510] = 0; return d }(), SchemeNone, nil, ""},
+		{"hybrid no signature", func() []byte {
+			d := mbr(mbrEnt{typ: 0xEE, start: 1, sectors: 10}, mbrEnt{typ: 0x83})
+			d[510] = 0
+			return d
+		}(), SchemeNone, nil, ""},
 		{"fat boot sector", fat, SchemeNone, nil, ""},
 		{"empty mbr", mbr(), SchemeMBR, nil, ""},
 		{"primaries", mbr(mbrEnt{typ: 0x83, start: 1, sectors: 10}, mbrEnt{}, mbrEnt{boot: 0x80, typ: 0x82, start: 20, sectors: 10}), SchemeMBR, []int{1, 3}, ""},
