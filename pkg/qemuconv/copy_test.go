@@ -38,7 +38,7 @@ func TestCopyRangeSparseAndExact(t *testing.T) {
 	rng.Read(data[(1<<20)-3000 : (1<<20)+5000])
 	rng.Read(data[5<<20 : 6<<20])
 	disk := &memDisk{data: data, extents: []imagefmt.Extent{
-		{Offset: 0, Length: 2 << 20},   // includes zeros that must become holes
+		{Offset: 0, Length: 2 << 20}, // includes zeros that must become holes
 		{Offset: 5 << 20, Length: 1 << 20},
 	}}
 	for _, tc := range []struct {
