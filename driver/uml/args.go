@@ -1,0 +1,91 @@
+// Package uml is the User-mode Linux monitor backend: it runs the guest
+// kernel (linux.uml) as a child process, with cobd disks as ubd devices,
+// cofs shares through hostfs confined to a per-instance directory, the
+// console on a socket pair and coinit's status line on a pipe.
+package uml
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/colinux-ng/colinux/driver"
+	"github.com/colinux-ng/colinux/pkg/cobd"
+	"github.com/colinux-ng/colinux/runtime/coinit"
+)
+
+// File descriptors the guest kernel inherits (3 is the first ExtraFile).
+const (
+	fdConsole = 3 // con0 input and output: a socket pair with corun
+	fdStatus  = 4 // con1 output: coinit's status lines
+)
+
+// Paths inside the instance directory.
+const (
+	hostfsDir  = "hostfs"  // the hostfs= root: only links to what the guest may see
+	modulesDir = "modules" // link to the kernel's module tree, in hostfsDir
+)
+
+func shareName(n int) string { return fmt.Sprintf("cofs%d", n) }
+
+func cowFile(dir string, n int) string { return filepath.Join(dir, fmt.Sprintf("cobd%d.cow", n)) }
+
+// args returns the kernel command line for m, with dir as the instance
+// directory and umid as UML's machine id.
+func args(m *driver.Machine, dir, umid string) []string {
+	mem := m.MemoryMiB
+	if mem == 0 {
+		mem = driver.DefaultMemoryMiB
+	}
+	a := []string{
+		"umid=" + umid,
+		"uml_dir=" + dir,
+		"mem=" + strconv.Itoa(mem) + "M",
+		"hostfs=" + filepath.Join(dir, hostfsDir),
+		// Every console and serial line not named below is off; UML's
+		// default would open xterms or ptys for them.
+		"con=null", "ssl=null",
+		fmt.Sprintf("con0=fd:%d,fd:%d", fdConsole, fdConsole),
+		fmt.Sprintf("con1=null,fd:%d", fdStatus),
+		// Power-off and reboot both end the process: corun decides
+		// whether to boot again.
+		"noreboot",
+		"quiet", "loglevel=3",
+	}
+	for _, d := range m.Disks {
+		switch {
+		case m.Snapshot:
+			// UML creates the COW file and never writes to the backing file.
+			a = append(a, fmt.Sprintf("ubd%d=%s,%s", d.Index, cowFile(dir, d.Index), d.Path))
+		case d.ReadOnly:
+			a = append(a, fmt.Sprintf("ubd%dr=%s", d.Index, d.Path))
+		default:
+			a = append(a, fmt.Sprintf("ubd%d=%s", d.Index, d.Path))
+		}
+	}
+	if m.Initrd != "" {
+		a = append(a, "initrd="+m.Initrd, "root="+m.Root)
+		if m.ReadOnly {
+			a = append(a, "ro")
+		}
+	} else {
+		a = append(a, "initrd="+m.Initramfs, coinitConfig(m).KernelArg())
+	}
+	return append(a, m.KernelArgs...)
+}
+
+func coinitConfig(m *driver.Machine) coinit.Config {
+	c := coinit.Config{Root: m.Root, ReadOnly: m.ReadOnly, Command: m.Command}
+	for _, d := range m.Disks {
+		if d.ReadOnly && !m.Snapshot && cobd.Device(d.Index) == m.Root {
+			c.ReadOnly = true // the block device refuses writes anyway
+		}
+	}
+	if m.Modules != "" {
+		c.Modules, c.KernelVersion = modulesDir, m.KernelVersion
+	}
+	for _, s := range m.Shares {
+		c.Shares = append(c.Shares, coinit.Share{Source: shareName(s.Index), Target: s.Target, ReadOnly: s.ReadOnly})
+	}
+	return c
+}

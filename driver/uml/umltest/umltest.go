@@ -1,0 +1,92 @@
+// Package umltest gives tests a guest to boot: the installed User-mode
+// Linux kernel and a tiny ext4 image made from busybox-static at test time.
+package umltest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/colinux-ng/colinux/internal/testutil"
+)
+
+// Kernel is the installed guest kernel.
+type Kernel struct {
+	Path, Version, Modules string
+}
+
+// InstalledKernel returns Debian's user-mode-linux kernel on this host.
+func InstalledKernel(t testing.TB) Kernel {
+	t.Helper()
+	path := testutil.RequireTool(t, "linux.uml")
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		t.Fatalf("%s --version: %v", path, err)
+	}
+	k := Kernel{Path: path, Version: strings.TrimSpace(string(out))}
+	if dir := filepath.Join("/usr/lib/uml/modules", k.Version); isDir(dir) {
+		k.Modules = dir
+	}
+	return k
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+var applets = []string{"sh", "cat", "echo", "ls", "mount", "umount", "touch", "mkdir", "rm",
+	"sleep", "true", "false", "poweroff", "sync", "dd", "test", "grep", "uname", "stat"}
+
+// inittab boots to a long-running init that shuts down cleanly on
+// Ctrl-Alt-Del, as a distribution's init does.
+const inittab = `::sysinit:/bin/mount -t proc proc /proc
+::once:/bin/sleep 100000
+::ctrlaltdel:/bin/poweroff
+::shutdown:/bin/mount -o remount,ro /
+`
+
+// Image builds a 32 MiB ext4 image holding busybox and its applets, an
+// init that runs until Ctrl-Alt-Del, and the given extra files.
+func Image(t testing.TB, dir string, files map[string]string) string {
+	t.Helper()
+	busybox := testutil.RequireTool(t, "busybox")
+	tree := filepath.Join(dir, "tree")
+	for _, d := range []string{"bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "mnt", "root", "lib"} {
+		must(t, os.MkdirAll(filepath.Join(tree, d), 0o755))
+	}
+	data, err := os.ReadFile(busybox)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(tree, "bin/busybox"), data, 0o755))
+	for _, a := range applets {
+		must(t, os.Symlink("busybox", filepath.Join(tree, "bin", a)))
+	}
+	must(t, os.Symlink("../bin/busybox", filepath.Join(tree, "sbin/init")))
+	files = mapWith(files, "etc/inittab", inittab)
+	for name, body := range files {
+		p := filepath.Join(tree, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(body), 0o755))
+	}
+	img := filepath.Join(dir, "test.img")
+	testutil.Run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-d", tree, img, "32M")
+	must(t, os.RemoveAll(tree))
+	return img
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mapWith(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for key, val := range m {
+		out[key] = val
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+// Package coinit is the guest's first process: it mounts the cobd root,
+// makes the kernel modules and the cofs shares visible, then hands over to
+// the image's init — or runs one command, reports its exit status to corun
+// and powers the guest off.
+//
+// coinit is not a separate program: the corun executable is copied into
+// the initramfs as /init and, started by the kernel as PID 1, takes this
+// path instead of its command line (busybox-style multicall). That needs
+// no build step and no prebuilt binary in git, and corun and coinit can
+// never be out of step, as the host encodes Config and the guest decodes
+// it with the same code. The cost — a larger initramfs — is paid once,
+// as runtime/initramfs caches the archive per executable.
+package coinit
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Share is a cofs directory to mount in the guest.
+type Share struct {
+	Source   string `json:"source"` // path below the hostfs root, which the host confines
+	Target   string `json:"target"` // mount point inside the guest root
+	ReadOnly bool   `json:"ro,omitempty"`
+}
+
+// Config tells coinit what to do. The host passes it on the kernel command
+// line as Param=<base64url JSON>, which the kernel hands to /init in its
+// environment.
+type Config struct {
+	Root          string   `json:"root"`             // root block device
+	FSType        string   `json:"fstype,omitempty"` // "" tries the common ones
+	ReadOnly      bool     `json:"ro,omitempty"`
+	Modules       string   `json:"modules,omitempty"` // hostfs path of the modules tree
+	KernelVersion string   `json:"kver,omitempty"`
+	Shares        []Share  `json:"shares,omitempty"`
+	Command       []string `json:"cmd,omitempty"`  // run this and power off; empty: exec Init
+	Init          string   `json:"init,omitempty"` // default /sbin/init
+}
+
+// Param is the kernel command line key carrying the Config.
+const Param = "coinit"
+
+// KernelArg returns the Config as a kernel command line argument.
+func (c Config) KernelArg() string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // a struct of strings and bools always marshals
+	}
+	return Param + "=" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeConfig(s string) (Config, error) {
+	var c Config
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, fmt.Errorf("bad %s= argument: %w", Param, err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("bad %s= argument: %w", Param, err)
+	}
+	if c.Root == "" {
+		return c, fmt.Errorf("%s= names no root device", Param)
+	}
+	return c, nil
+}
+
+// IsInit reports whether this process was started by the kernel as the
+// initramfs's /init, and so must run Main instead of corun's commands.
+func IsInit() bool {
+	return os.Getpid() == 1 && len(os.Args) > 0 && os.Args[0] == "/init"
+}
+
+// The status channel is the guest's second console line (con1), which the
+// host wires to a pipe. coinit writes one line per event.
+const StatusTTY = "/dev/tty1"
+
+// Status events, as written on the status channel.
+const (
+	statusUp    = "coinit-up"
+	statusExit  = "coinit-exit"
+	statusError = "coinit-error"
+)
+
+// Event is one status line as the host reads it.
+type Event struct {
+	Up     bool   // coinit started: the kernel booted
+	Exited bool   // the command finished with Code
+	Code   int    // exit status, 128+signal for a signal
+	Err    string // coinit failed (mounting the root, say)
+}
+
+// ParseStatus decodes a status line; ok is false for anything else.
+func ParseStatus(line string) (ev Event, ok bool) {
+	line = strings.TrimRight(line, "\r\n")
+	word, rest, _ := strings.Cut(line, " ")
+	switch word {
+	case statusUp:
+		return Event{Up: true}, true
+	case statusExit:
+		n, err := strconv.Atoi(rest)
+		return Event{Exited: true, Code: n}, err == nil
+	case statusError:
+		return Event{Err: rest}, true
+	}
+	return Event{}, false
+}
