@@ -1,0 +1,249 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Entry is one item of a package's data archive.
+type Entry struct {
+	// Path is the name as dpkg lists it in /var/lib/dpkg/info/<pkg>.list:
+	// "/." for the root, else "/usr/bin/foo".
+	Path   string
+	Header *tar.Header // type, mode, owner, link target, device, mtime
+}
+
+// ExtractOptions tune ExtractData.
+type ExtractOptions struct {
+	// Unprivileged skips chown and block/character device nodes even when
+	// running as root. Without root they are always skipped. Skipped
+	// ownership and devices remain in the returned entries, for a packer
+	// that writes them into an image.
+	Unprivileged bool
+}
+
+// ExtractData unpacks the data archive into dest with modes, ownership
+// (when privileged), symlinks, hardlinks, device nodes (when privileged),
+// fifos and mtimes, and returns its entries in archive order. Names that
+// are absolute or contain "..", and writes through symlinks leading out of
+// dest, fail with ErrUnsafePath. Symlinks inside dest are followed (a
+// merged-/usr tree's /bin -> usr/bin); an existing non-directory is
+// replaced, as dpkg does.
+func (d *Deb) ExtractData(ctx context.Context, dest string, opt ExtractOptions) ([]Entry, error) {
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return nil, fmt.Errorf("extract %s: %w", d.name, err)
+	}
+	defer root.Close()
+	tr, closer, err := d.open(d.data)
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	x := &extractor{root: root, priv: os.Geteuid() == 0 && !opt.Unprivileged}
+	var entries []Entry
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", d.name, d.data.name, err)
+		}
+		name, err := safeName(h.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.name, err)
+		}
+		if err := x.entry(name, h, tr); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
+				err = fmt.Errorf("%w: %v", ErrUnsafePath, err)
+			}
+			return nil, fmt.Errorf("%s: %s: %w", d.name, h.Name, err)
+		}
+		listed := "/" + name
+		if name == "." {
+			listed = "/."
+		}
+		entries = append(entries, Entry{Path: listed, Header: h})
+	}
+	if err := x.finishDirs(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.name, err)
+	}
+	return entries, nil
+}
+
+// safeName turns an archive name into a clean path relative to the
+// destination, "." for the root.
+func safeName(name string) (string, error) {
+	n := strings.TrimPrefix(name, "./")
+	if strings.HasPrefix(n, "/") || slices.Contains(strings.Split(n, "/"), "..") {
+		return "", fmt.Errorf("%w: %q", ErrUnsafePath, name)
+	}
+	return path.Clean("./" + n), nil
+}
+
+type extractor struct {
+	root *os.Root
+	priv bool
+	dirs []dirMeta // applied last: children change mtimes, modes may forbid writes
+}
+
+type dirMeta struct {
+	name string
+	h    *tar.Header
+}
+
+func (x *extractor) entry(name string, h *tar.Header, body io.Reader) error {
+	if h.Typeflag == tar.TypeDir {
+		return x.dir(name, h)
+	}
+	if name == "." {
+		return fmt.Errorf("non-directory at the root: %w", ErrFormat)
+	}
+	if err := x.root.MkdirAll(path.Dir(name), 0o755); err != nil {
+		return err
+	}
+	if err := x.clear(name); err != nil {
+		return err
+	}
+	switch h.Typeflag {
+	case tar.TypeReg:
+		f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		return x.meta(name, h)
+	case tar.TypeLink:
+		target, err := safeName(h.Linkname)
+		if err != nil {
+			return err
+		}
+		return x.root.Link(target, name)
+	case tar.TypeSymlink:
+		if err := x.root.Symlink(h.Linkname, name); err != nil {
+			return err
+		}
+		if x.priv {
+			if err := x.root.Lchown(name, h.Uid, h.Gid); err != nil {
+				return err
+			}
+		}
+		return x.inParent(name, func(dirfd int, base string) error {
+			ts := []unix.Timespec{unix.NsecToTimespec(h.ModTime.UnixNano()), unix.NsecToTimespec(h.ModTime.UnixNano())}
+			return unix.UtimesNanoAt(dirfd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
+		})
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[h.Typeflag]
+		if kind != unix.S_IFIFO && !x.priv {
+			return nil // recorded in the entry list only
+		}
+		dev := unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor))
+		if err := x.inParent(name, func(dirfd int, base string) error {
+			return unix.Mknodat(dirfd, base, kind|0o600, int(dev))
+		}); err != nil {
+			return err
+		}
+		return x.meta(name, h)
+	}
+	return fmt.Errorf("unsupported entry type %q: %w", h.Typeflag, ErrFormat)
+}
+
+// dir creates a directory, keeping an existing directory or symlink to
+// one (dpkg keeps a merged-/usr /bin -> usr/bin link likewise).
+func (x *extractor) dir(name string, h *tar.Header) error {
+	if name == "." {
+		return nil // dest itself belongs to the caller
+	}
+	fi, err := x.root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := x.root.MkdirAll(name, 0o755); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		if st, err := x.root.Stat(name); err != nil || !st.IsDir() {
+			return fmt.Errorf("existing symlink is not a directory: %w", fs.ErrExist)
+		}
+		return nil
+	case !fi.IsDir():
+		return fmt.Errorf("existing non-directory in the way: %w", fs.ErrExist)
+	}
+	x.dirs = append(x.dirs, dirMeta{name, h})
+	return nil
+}
+
+// clear removes an existing non-directory at name so the new entry
+// replaces it instead of writing through it.
+func (x *extractor) clear(name string) error {
+	fi, err := x.root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("existing directory in the way: %w", fs.ErrExist)
+	}
+	return x.root.Remove(name)
+}
+
+// meta applies owner, mode and mtime to a non-symlink. chown comes first:
+// it clears set-id bits.
+func (x *extractor) meta(name string, h *tar.Header) error {
+	if x.priv {
+		if err := x.root.Lchown(name, h.Uid, h.Gid); err != nil {
+			return err
+		}
+	}
+	if err := x.root.Chmod(name, h.FileInfo().Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return err
+	}
+	return x.root.Chtimes(name, h.ModTime, h.ModTime)
+}
+
+func (x *extractor) finishDirs() error {
+	for i := len(x.dirs) - 1; i >= 0; i-- {
+		if err := x.meta(x.dirs[i].name, x.dirs[i].h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inParent runs fn on the directory holding name, opened inside the root,
+// for the *at system calls os.Root does not wrap.
+func (x *extractor) inParent(name string, fn func(dirfd int, base string) error) error {
+	dir, err := x.root.Open(path.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := fn(int(dir.Fd()), path.Base(name)); err != nil {
+		return &os.PathError{Op: "create", Path: name, Err: err}
+	}
+	return nil
+}
