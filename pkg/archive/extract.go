@@ -68,8 +68,7 @@ func (d *Deb) ExtractData(ctx context.Context, dest string, opt ExtractOptions) 
 			return nil, fmt.Errorf("%s: %w", d.name, err)
 		}
 		if err := x.entry(name, h, tr); err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
+			if isEscape(err) {
 				err = fmt.Errorf("%w: %v", ErrUnsafePath, err)
 			}
 			return nil, fmt.Errorf("%s: %s: %w", d.name, h.Name, err)
@@ -84,6 +83,17 @@ func (d *Deb) ExtractData(ctx context.Context, dest string, opt ExtractOptions) 
 		return nil, fmt.Errorf("%s: %w", d.name, err)
 	}
 	return entries, nil
+}
+
+// isEscape recognizes os.Root refusing a path that leaves the root through
+// a symlink; os does not export that error, only its text.
+func isEscape(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "path escapes from parent" {
+			return true
+		}
+	}
+	return false
 }
 
 // safeName turns an archive name into a clean path relative to the
