@@ -120,7 +120,6 @@ type qcow2Disk struct {
 	clusterBits uint
 	clusterSize int64
 	l2Bits      uint // log2 of the entries in an L2 table
-	compression uint8
 	l1          []uint64
 	backing     Disk // nil if none
 
@@ -170,7 +169,6 @@ func newQCOW2(r io.ReaderAt, fileSize int64, closer io.Closer, backing backingOp
 		clusterBits: uint(h.clusterBits),
 		clusterSize: 1 << h.clusterBits,
 		l2Bits:      uint(h.clusterBits) - 3,
-		compression: h.compressionType,
 	}
 	if h.size > math.MaxInt64 {
 		return nil, errorf(ErrFormat, "qcow2: virtual size %#x overflows", h.size)
@@ -185,14 +183,14 @@ func newQCOW2(r io.ReaderAt, fileSize int64, closer io.Closer, backing backingOp
 	}
 	if name != "" {
 		if backing == nil {
-			return nil, errorf(ErrBacking, "qcow2: backing file %q is not allowed", name)
+			return nil, errorf(ErrBacking, "qcow2: not following backing file %q (see Options.AllowBacking)", name)
 		}
 		if d.backing, err = backing(name, format); err != nil {
 			return nil, fmt.Errorf("qcow2: backing file %q: %w", name, err)
 		}
 	}
 	d.l2.init(max(4, l2CacheBytes>>d.clusterBits))
-	if d.compression == 1 {
+	if h.compressionType == 1 {
 		// Output may not outgrow the cluster buffer it is decoded into.
 		// DecodeAll keeps its history in that buffer too, so a frame's
 		// window size costs no memory and needs no limit of its own.
@@ -261,7 +259,7 @@ func (d *qcow2Disk) readL1(h qcow2Header) error {
 	}
 	buf := make([]byte, need*8)
 	if _, err := d.r.ReadAt(buf, int64(h.l1Offset)); err != nil {
-		return d.readError(err, "L1 table", int64(h.l1Offset))
+		return readError(err, "L1 table", int64(h.l1Offset))
 	}
 	d.l1 = make([]uint64, need)
 	for i := range d.l1 {
@@ -311,7 +309,7 @@ func (d *qcow2Disk) backingFile(h qcow2Header, hb []byte) (string, Format, error
 
 // readError turns a short read of a structure that should be in the file
 // into ErrFormat, and passes other I/O errors on.
-func (d *qcow2Disk) readError(err error, what string, off int64) error {
+func readError(err error, what string, off int64) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return errorf(ErrFormat, "qcow2: %s at %#x is cut short by the end of the file", what, off)
 	}
@@ -369,7 +367,7 @@ func (d *qcow2Disk) l2Table(vc int64) ([]uint64, error) {
 	}
 	buf := make([]byte, d.clusterSize)
 	if _, err := d.r.ReadAt(buf, off); err != nil {
-		return nil, d.readError(err, "L2 table", off)
+		return nil, readError(err, "L2 table", off)
 	}
 	t := make([]uint64, len(buf)/8)
 	for j := range t {
@@ -485,7 +483,7 @@ func (d *qcow2Disk) ReadAt(p []byte, off int64) (int, error) {
 			clear(b)
 		case allocated:
 			if _, err = d.r.ReadAt(b, r.host); err != nil {
-				err = d.readError(err, "data cluster", r.host)
+				err = readError(err, "data cluster", r.host)
 			}
 		case compressed:
 			err = d.readCompressed(b, off+int64(done), r.cluster)
@@ -520,7 +518,7 @@ func (d *qcow2Disk) readCompressed(b []byte, off int64, c cluster) error {
 	defer d.bufs.Put(bp)
 	out, in := (*bp)[:d.clusterSize], (*bp)[d.clusterSize:][:c.csize]
 	if _, err := d.r.ReadAt(in, c.host); err != nil {
-		return d.readError(err, "compressed cluster", c.host)
+		return readError(err, "compressed cluster", c.host)
 	}
 	if err := d.decompress(out, in); err != nil {
 		return errorf(ErrFormat, "qcow2: compressed cluster for virtual offset %#x at host offset %#x: %v", off&^(d.clusterSize-1), c.host, err)
