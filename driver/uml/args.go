@@ -71,6 +71,11 @@ func args(m *driver.Machine, dir, umid string) []string {
 	} else {
 		a = append(a, "initrd="+m.Initramfs, coinitConfig(m).KernelArg())
 	}
+	if len(m.Command) > 0 {
+		// Kernel messages go to the status line, which corun logs, so the
+		// console carries the command's output alone.
+		a = append(a, "console=tty1")
+	}
 	return append(a, m.KernelArgs...)
 }
 

@@ -111,6 +111,8 @@ func (u *Monitor) Run(ctx context.Context) (driver.Result, error) {
 		for sc.Scan() {
 			if ev, ok := coinit.ParseStatus(sc.Text()); ok {
 				events = append(events, ev)
+			} else {
+				fmt.Fprintln(logw, sc.Text()) // kernel messages in command mode
 			}
 		}
 	}()

@@ -72,7 +72,6 @@ func run() (*os.File, error) {
 		}
 		return nil, switchRoot(cfg.Init)
 	}
-	rawOutput(os.Stdout)
 	code, err := runCommand(cfg.Command)
 	unmountAll(cfg)
 	if err != nil {
@@ -190,14 +189,23 @@ func runCommand(argv []string) (int, error) {
 	unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
-	null, err := os.Open("/dev/null")
+	null, err := os.Open(newRoot + "/dev/null")
 	if err != nil {
 		null = nil
 	}
+	// The first console line, not /dev/console: in command mode the host
+	// points the kernel's console at the status line.
+	out, err := os.OpenFile(newRoot+"/dev/tty0", os.O_WRONLY, 0)
+	if err != nil { // the root has no /dev, so devtmpfs stayed here
+		if out, err = os.OpenFile("/dev/tty0", os.O_WRONLY, 0); err != nil {
+			out = os.Stdout
+		}
+	}
+	rawOutput(out)
 	proc, err := os.StartProcess(prog, argv, &os.ProcAttr{
 		Dir:   "/",
 		Env:   []string{"PATH=" + guestPath, "HOME=/root", "TERM=linux"},
-		Files: []*os.File{null, os.Stdout, os.Stderr},
+		Files: []*os.File{null, out, out},
 		Sys:   &syscall.SysProcAttr{Chroot: newRoot, Setsid: true},
 	})
 	if err != nil {

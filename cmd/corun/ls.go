@@ -1,0 +1,40 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/colinux-ng/colinux/driver/instance"
+)
+
+var lsCommand = &cli.Command{
+	Name:  "ls",
+	Usage: "list running guests",
+	Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+	Action: func(c *cli.Context) error {
+		reg, err := instance.DefaultRegistry()
+		if err != nil {
+			return err
+		}
+		recs, err := reg.List()
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			if recs == nil {
+				recs = []instance.Record{}
+			}
+			return json.NewEncoder(c.App.Writer).Encode(recs)
+		}
+		w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tPID\tIMAGE\tUPTIME\tSTATE")
+		for _, r := range recs {
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", r.Name, r.PID, r.Image, time.Since(r.Started).Round(time.Second), r.State)
+		}
+		return w.Flush()
+	},
+}

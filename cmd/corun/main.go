@@ -1,0 +1,64 @@
+// Command corun boots cobd images on the cooperative monitor (User-mode
+// Linux), with coLinux's key=value configuration.
+//
+// The same executable is the guest's /init: started by the guest kernel
+// as PID 1 inside the initramfs, it runs coinit instead (see
+// runtime/coinit for why).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/colinux-ng/colinux/runtime/coinit"
+)
+
+// exitError ends corun with a status: the guest command's, or
+// exitFailure when corun or the guest failed.
+type exitError struct {
+	code int
+	err  error // printed when not nil
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// exitFailure is corun's own failure status, as docker run uses 125.
+const exitFailure = 125
+
+func main() {
+	if coinit.IsInit() {
+		coinit.Main()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := &cli.App{
+		Name:                 "corun",
+		Usage:                "boot cobd images on User-mode Linux, coLinux style",
+		EnableBashCompletion: true,
+		Commands:             []*cli.Command{runCommand, lsCommand, stopCommand, attachCommand, kernelCommand},
+	}
+	err := app.RunContext(ctx, os.Args)
+	var ee *exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "corun:", ee.err)
+		}
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, "corun:", err)
+		os.Exit(exitFailure)
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/colinux-ng/colinux/driver/uml/umltest"
+	"github.com/colinux-ng/colinux/internal/testutil"
+)
+
+// corun is the binary under test, built once by TestMain.
+var corun string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "corun-test")
+	if err != nil {
+		panic(err)
+	}
+	corun = filepath.Join(dir, "corun")
+	build := exec.Command("go", "build", "-o", corun, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic(err)
+	}
+	// Instances and the runtime cache stay inside the test's directory;
+	// a short path keeps UML's socket names within the unix limit.
+	os.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run runs corun and returns its stdout, stderr and exit status.
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(corun, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+func kernelArg(t *testing.T) string { return "kernel=" + umltest.InstalledKernel(t).Path }
+
+func TestRunCommand(t *testing.T) {
+	t.Parallel()
+	img := umltest.Image(t, t.TempDir(), nil)
+	out, errOut, code := run(t, "run", img, kernelArg(t), "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+	if code != 3 || out != "out\nerr\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// A guest booted to its init is stopped within 10 s, cleanly, and while it
+// runs a second instance on the same image is refused.
+func TestStopAndLock(t *testing.T) {
+	t.Parallel()
+	img := umltest.Image(t, t.TempDir(), nil)
+	out, errOut, code := run(t, "run", "--detach", "--name", "lifecycle", img, kernelArg(t))
+	if code != 0 || strings.TrimSpace(out) != "lifecycle" {
+		t.Fatalf("run --detach: exit %d, %q %q", code, out, errOut)
+	}
+	out, _, _ = run(t, "ls")
+	if !strings.Contains(out, "lifecycle") || !strings.Contains(out, img) {
+		t.Errorf("ls does not show the instance:\n%s", out)
+	}
+	_, errOut, code = run(t, "run", img, kernelArg(t), "--", "true")
+	if code == 0 || !strings.Contains(errOut, `in use by instance "lifecycle"`) {
+		t.Errorf("second instance: exit %d, %q", code, errOut)
+	}
+	start := time.Now()
+	_, errOut, code = run(t, "stop", "lifecycle")
+	if code != 0 {
+		t.Fatalf("stop: exit %d: %s", code, errOut)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stop took %v", d)
+	}
+	if out, _, _ := run(t, "ls"); strings.Contains(out, "lifecycle") {
+		t.Errorf("stopped instance still listed:\n%s", out)
+	}
+	testutil.Run(t, "e2fsck", "-fn", img)
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	img := umltest.Image(t, dir, nil)
+	notFS := filepath.Join(dir, "zeros.img")
+	os.WriteFile(notFS, make([]byte, 1<<20), 0o644)
+	xz := filepath.Join(dir, "root.img.xz")
+	os.WriteFile(xz, []byte("\xfd7zXZ\x00\x00\x04"), 0o644)
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(bad, []byte("cobd0=\"x.img\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{filepath.Join(dir, "missing.img")}, "no such file"},
+		{[]string{notFS}, "holds no filesystem"},
+		{[]string{xz}, "xz-compressed"},
+		{[]string{img, "cobd0=" + img}, "cobd0 is given twice"},
+		{[]string{"@" + bad}, "bad.conf:1"},
+		{[]string{img, "kernel=/bin/false"}, "guest kernel did not start"},
+	} {
+		args := append(append([]string{"run"}, tc.args...), "--", "true")
+		if !strings.HasPrefix(tc.args[len(tc.args)-1], "kernel=") {
+			args = append(append([]string{"run"}, tc.args...), kernelArg(t), "--", "true")
+		}
+		_, errOut, code := run(t, args...)
+		if code != exitFailure || !strings.Contains(errOut, tc.want) {
+			t.Errorf("corun %q: exit %d, stderr %q; want %q", args, code, errOut, tc.want)
+		}
+	}
+}
