@@ -122,9 +122,12 @@ func (stderrReporter) ready(string)    {}
 // pipeReporter writes one quoted message per line to the waiting corun.
 type pipeReporter struct{ w io.WriteCloser }
 
-func (p pipeReporter) warn(msg string)   { fmt.Fprintf(p.w, "warning %s\n", strconv.Quote(msg)) }
-func (p pipeReporter) ready(name string) { fmt.Fprintf(p.w, "ready %s\n", strconv.Quote(name)); p.w.Close() }
-func (p pipeReporter) fail(err error)    { fmt.Fprintf(p.w, "error %s\n", strconv.Quote(err.Error())) }
+func (p pipeReporter) warn(msg string) { fmt.Fprintf(p.w, "warning %s\n", strconv.Quote(msg)) }
+func (p pipeReporter) ready(name string) {
+	fmt.Fprintf(p.w, "ready %s\n", strconv.Quote(name))
+	p.w.Close()
+}
+func (p pipeReporter) fail(err error) { fmt.Fprintf(p.w, "error %s\n", strconv.Quote(err.Error())) }
 
 const consoleSocket = "console.sock"
 
