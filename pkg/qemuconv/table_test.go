@@ -257,3 +257,16 @@ func TestReadTableLogicalGeometry(t *testing.T) {
 		t.Errorf("got %+v\nwant %+v", tab.Partitions, want)
 	}
 }
+
+func TestReadTableHybridMBR(t *testing.T) {
+	d := buildGPT(64, 4, gptEnt{gptLinux, 10, 19, "a"})
+	putMBR(d, 0, mbrEnt{typ: 0xEE, start: 1, sectors: 9}, mbrEnt{boot: 0x80, typ: 0x83, start: 10, sectors: 10})
+	tab, err := synthTable(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Scheme != SchemeGPT || len(tab.Partitions) != 1 || tab.Partitions[0].Type != gptLinux ||
+		!slices.Equal(tab.Warnings, []string{"hybrid MBR: its entries are ignored in favour of the GPT"}) {
+		t.Errorf("got %+v", tab)
+	}
+}
