@@ -210,6 +210,9 @@ func newQCOW2(r io.ReaderAt, fileSize int64, closer io.Closer, backing backingOp
 	return d, nil
 }
 
+// checkIncompatible refuses incompatible features the reader cannot honour.
+// Compatible and autoclear features (lazy refcounts, bitmaps) change
+// nothing for a reader, so they are not even parsed.
 func checkIncompatible(h qcow2Header) error {
 	f := h.incompatible
 	switch {
