@@ -171,3 +171,19 @@ func TestKernelDoesNotStart(t *testing.T) {
 		t.Errorf("want ErrKernelStart, got %v", err)
 	}
 }
+
+func TestGuestCrash(t *testing.T) {
+	t.Parallel()
+	img := umltest.Image(t, t.TempDir(), nil)
+	_, _, err := boot(t, &driver.Machine{
+		Disks:   []config.Disk{{Index: 0, Path: img}},
+		Command: []string{"sh", "-c", "echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger"},
+	})
+	var ge *driver.GuestError
+	if !errors.As(err, &ge) || !errors.Is(err, driver.ErrGuestCrash) {
+		t.Fatalf("want a guest crash, got %v", err)
+	}
+	if !strings.Contains(ge.Tail, "Kernel panic") && !strings.Contains(ge.Tail, "sysrq") {
+		t.Errorf("the error's console tail does not show the crash:\n%s", ge.Tail)
+	}
+}
