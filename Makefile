@@ -28,6 +28,7 @@ fuzz:
 
 bench: build
 	bash bench/convert.sh
+	bash bench/boot.sh
 
 demo: build
 	bash scripts/demo.sh
