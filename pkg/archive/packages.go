@@ -122,11 +122,21 @@ func (s *settings) packages(ctx context.Context, rel *Release, component string)
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", name, file, err)
 	}
-	pkgs, err := ParsePackages(xr, s.distURL(name))
-	if err != nil {
-		return nil, err
+	// Decompressing and parsing takes seconds: let cancellation stop it.
+	return ParsePackages(ctxReader{ctx, xr}, s.distURL(name))
+}
+
+// ctxReader fails reads once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
 	}
-	return pkgs, ctx.Err()
+	return c.r.Read(p)
 }
 
 // Index fetches the verified Release and the Packages indices of every
