@@ -15,6 +15,9 @@ const (
 	// dependencies (corun fetching the user-mode-linux kernel).
 	NoBase Variant = ""
 	// Minbase is every Essential package, Priority required, and apt.
+	// For bookworm, debootstrap also asks for usr-is-merged, which keeps
+	// init-system-helpers' "usrmerge | usr-is-merged" from pulling in
+	// usrmerge and perl; callers pass it as an extra package likewise.
 	Minbase Variant = "minbase"
 	// Important adds Priority important.
 	Important Variant = "important"
