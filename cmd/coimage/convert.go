@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,6 +38,9 @@ func runConvert(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(os.Stderr, "coimage: warning: %s: %s\n", in, w)
+	}
 	bar := progress.New(plan.Size, "converting")
 	err = qemuconv.Convert(c.Context, disk, out, plan, bar.Add)
 	bar.Done()
@@ -45,7 +49,7 @@ func runConvert(c *cli.Context) error {
 	}
 	report := convertReport{
 		Input: in, Output: out, Format: disk.Format(), Mode: plan.Mode,
-		Offset: plan.Offset, Size: plan.Size, FS: fsReportOf(plan.FS),
+		Offset: plan.Offset, Size: plan.Size, FS: fsReportOf(plan.FS), Warnings: plan.Warnings,
 	}
 	if plan.Partition != nil {
 		report.Partition = plan.Partition.Number
@@ -71,4 +75,5 @@ type convertReport struct {
 	Offset    int64           `json:"offset"`
 	Size      int64           `json:"size"`
 	FS        *fsReport       `json:"filesystem,omitempty"`
+	Warnings  []string        `json:"warnings,omitempty"`
 }

@@ -43,6 +43,7 @@ var formats = []struct {
 	{"qcow2", []string{"-O", "qcow2"}},
 	{"qcow2-zlib", []string{"-O", "qcow2", "-c"}},
 	{"qcow2-zstd", []string{"-O", "qcow2", "-c", "-o", "compression_type=zstd"}},
+	{"xz", nil},
 }
 
 // makeDisk writes a raw disk with the layout's table and an ext4 root
@@ -92,14 +93,23 @@ func runWithStdin(t *testing.T, stdin string, name string, args ...string) {
 }
 
 // toFormat converts the raw disk into the given format and returns the path
-// and the qemu driver name for --image-opts.
-func toFormat(t *testing.T, raw string, args []string, name string) (string, string) {
-	if args == nil {
-		return raw, "file"
+// and, for --image-opts, the image qemu-img reads and its driver (qemu-img
+// has no xz driver: its reference is the raw disk the xz file holds).
+func toFormat(t *testing.T, raw string, args []string, name string) (image, refImage, driver string) {
+	switch {
+	case name == "xz":
+		xz := testutil.Run(t, "xz", "-T0", "-c", raw)
+		out := raw + ".xz"
+		if err := os.WriteFile(out, []byte(xz), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return out, raw, "file"
+	case args == nil:
+		return raw, raw, "file"
 	}
 	out := strings.TrimSuffix(raw, ".raw") + "." + name
 	testutil.Run(t, "qemu-img", append(append([]string{"convert"}, args...), raw, out)...)
-	return out, "qcow2"
+	return out, out, "qcow2"
 }
 
 // reference is qemu-img's single-pass extraction of the same partition.
@@ -120,9 +130,9 @@ func TestConvertMatchesQemuImg(t *testing.T) {
 			raw := makeDisk(t, dir, l)
 			for _, f := range formats {
 				t.Run(f.name, func(t *testing.T) {
-					image, driver := toFormat(t, raw, f.args, f.name)
+					image, refImage, driver := toFormat(t, raw, f.args, f.name)
 					want := filepath.Join(dir, f.name+".want")
-					reference(t, image, driver, l.rootStart, l.rootSize, want)
+					reference(t, refImage, driver, l.rootStart, l.rootSize, want)
 					got := filepath.Join(dir, f.name+".img")
 					stdout, stderr, code := coimage(t, "convert", "--json", image, got)
 					if code != 0 {
@@ -291,4 +301,22 @@ func corruptGPT(disk []byte) []byte {
 	c[512+24] ^= 0xff        // primary header: MyLBA field, covered by the CRC
 	c[len(c)-512+24] ^= 0xff // backup header at the last sector
 	return c
+}
+
+// TestConvertWarnsOfCutOffFilesystem: a filesystem larger than its
+// partition (a wrong table, or mke2fs given the wrong size) converts, but
+// the user is told the result will not mount.
+func TestConvertWarnsOfCutOffFilesystem(t *testing.T) {
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "disk.raw")
+	testutil.Run(t, "truncate", "-s", "48M", disk)
+	runWithStdin(t, "label: dos\nstart=2048, size=32768, type=83\n", testutil.RequireTool(t, "sfdisk"), "-q", disk)
+	testutil.Run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-E", "offset=1048576", disk, "24M")
+	_, stderr, code := coimage(t, "convert", disk, filepath.Join(dir, "out.img"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "will not mount") {
+		t.Errorf("no warning about the cut-off filesystem in %q", stderr)
+	}
 }

@@ -30,6 +30,8 @@ type Plan struct {
 	Size      int64
 	// FS is the filesystem found at Offset.
 	FS FS
+	// Warnings are the table's, plus anything odd about the chosen range.
+	Warnings []string
 }
 
 // MakePlan reads the disk's partition table and decides what to copy.
@@ -64,6 +66,13 @@ func MakePlan(d imagefmt.Disk, opt Options) (*Plan, error) {
 		p.Offset, p.Size = part.Start, part.Size
 	}
 	p.FS = DetectFS(d, p.Offset, p.Size)
+	p.Warnings = table.Warnings
+	if p.FS.Size > p.Size {
+		// The image would hold a cut-off filesystem: the table or the
+		// superblock is wrong, and the guest kernel will refuse to mount it.
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the %s filesystem says it is %d bytes but the range copied holds %d; the output will not mount",
+			p.FS.Type, p.FS.Size, p.Size))
+	}
 	return p, nil
 }
 

@@ -15,6 +15,9 @@ type FS struct {
 	Type  string // "ext2", "ext3", "ext4", "jbd", "xfs", "btrfs", "swap", "vfat"
 	Label string
 	UUID  string // as blkid prints it; "" when the filesystem has none
+	// Size is the filesystem's own idea of its size in bytes, from the
+	// superblock; 0 where the probe does not read it.
+	Size int64
 }
 
 // DetectFS looks for a filesystem superblock in the size bytes of r at off.
@@ -68,7 +71,7 @@ const (
 )
 
 func probeExt(d fsRegion) (FS, bool) {
-	sb := d.read(1024, 256)
+	sb := d.read(1024, 0x158)
 	if sb == nil || binary.LittleEndian.Uint16(sb[0x38:]) != 0xEF53 {
 		return FS{}, false
 	}
@@ -83,7 +86,27 @@ func probeExt(d fsRegion) (FS, bool) {
 	case compat&extCompatHasJournal != 0:
 		typ = "ext3"
 	}
-	return FS{Type: typ, Label: cString(sb[0x78:0x88]), UUID: formatUUID(sb[0x68:0x78])}, true
+	return FS{Type: typ, Label: cString(sb[0x78:0x88]), UUID: formatUUID(sb[0x68:0x78]), Size: extSize(sb, incompat)}, true
+}
+
+const extIncompat64Bit = 0x0080
+
+// extSize is blocks × block size from the superblock, or 0 when the
+// fields are implausible (a block size beyond ext4's 64 KiB maximum).
+func extSize(sb []byte, incompat uint32) int64 {
+	le := binary.LittleEndian
+	logBlock := le.Uint32(sb[0x18:])
+	if logBlock > 6 {
+		return 0
+	}
+	blocks := uint64(le.Uint32(sb[0x04:]))
+	if incompat&extIncompat64Bit != 0 {
+		blocks |= uint64(le.Uint32(sb[0x150:])) << 32
+	}
+	if blocks > math.MaxInt64>>(10+logBlock) {
+		return 0
+	}
+	return int64(blocks) << (10 + logBlock)
 }
 
 func probeXFS(d fsRegion) (FS, bool) {

@@ -32,7 +32,7 @@ func checkAgainstTools(t *testing.T, path string, tab *Table, wantRoot int) {
 				i, p.Number, p.Start, p.Size, p.Type, p.Name, w.Number, w.Start, w.Size, w.Type, w.Name)
 		}
 		if p.FS.Type != "" {
-			if ref := blkid(t, path, p.Start); p.FS != ref {
+			if ref := blkid(t, path, p.Start); identity(p.FS) != ref {
 				t.Errorf("partition %d: DetectFS %+v, blkid %+v", p.Number, p.FS, ref)
 			}
 		}
