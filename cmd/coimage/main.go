@@ -20,7 +20,7 @@ func main() {
 		Name:                 "coimage",
 		Usage:                "build, convert and inspect coLinux NG root-filesystem images",
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{convertCommand, infoCommand},
+		Commands:             []*cli.Command{buildCommand, convertCommand, infoCommand},
 	}
 	if err := app.RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "coimage:", err)
