@@ -113,18 +113,15 @@ func measure(root string) (usage, error) {
 // count. An auto size holds the data, inode tables, journal and the 5%
 // reserved for root, plus headroom; the inode count grows likewise.
 func (u usage) geometry(fixed recipe.Size, head recipe.Headroom) (size, inodes int64) {
-	grow := func(n int64) int64 {
-		if head.Bytes > 0 {
-			return n + head.Bytes
-		}
-		return n + n*int64(head.Percent)/100
-	}
-	inodes = max(grow(u.inodes)+64, 1024)
+	// Byte headroom gets an inode per 16 KiB, mke2fs's default ratio.
+	inodes = u.inodes + u.inodes*int64(head.Percent)/100 + head.Bytes/16384
+	inodes = max(inodes+64, 1024)
 	const mib = 1 << 20
 	if !fixed.Auto() {
 		return fixed.Bytes / mib * mib, max(inodes, fixed.Bytes/16384)
 	}
-	data := grow(u.blocks * blockSize)
+	data := u.blocks * blockSize
+	data += data*int64(head.Percent)/100 + head.Bytes
 	need := data + inodes*inodeSize + journalBytes(data)
 	need = need * 100 / 93 // reserved blocks, group descriptors, bitmaps
 	size = max((need+mib-1)/mib*mib, recipe.MinSize)
