@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench/build.sh — coimage build against mmdebstrap + mke2fs, side by side in one run.
+#
+# Both sides make an ext4 image of Debian 12 minbase (pkg/recipe/testdata/minbase.yaml)
+# from the mirror of the host's apt sources, with their scratch trees on the same
+# filesystem ($BENCH_TMP, default /dev/shm, where coimage puts its tree by default).
+#
+#   coimage:   coimage build minbase.yaml → minbase.img (resolve, verify, unpack,
+#              configure, customize, normalize, mke2fs -d, debugfs, SHA256, fsync).
+#   reference: mmdebstrap --variant=minbase bookworm → rootfs.tar, timed; then the
+#              tree is unpacked (not timed) and mke2fs -t ext4 -d TREE, timed.
+#
+# Caches:
+#   cold: coimage gets an empty --cache directory, so it downloads InRelease,
+#         Packages.xz and every .deb. mmdebstrap has no cache of its own
+#         between runs: it downloads indices and every .deb.
+#   warm: coimage keeps its cache: verified .debs and the verified decompressed
+#         Packages file (InRelease is always fetched and checked). mmdebstrap gets
+#         its .debs from a directory through the hooks its manual documents
+#         (sync-in to /var/cache/apt/archives before, sync-out after,
+#         --skip=download/empty); apt still downloads InRelease and Packages.xz.
+#
+# Prints the fastest run of each side, the ratios (goals: cold ≤ 0.6, warm ≤ 0.3)
+# and both image sizes. Runs as root (coimage build and mmdebstrap's root mode).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+export PATH="$PATH:/usr/sbin:/sbin"
+for tool in mmdebstrap mke2fs bc; do
+  command -v $tool >/dev/null || { echo "bench/build.sh needs $tool" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench/build.sh runs as root" >&2; exit 1; }
+COIMAGE=${COIMAGE:-bin/coimage}
+[ -x "$COIMAGE" ] || go build -o "$COIMAGE" ./cmd/coimage
+RUNS=${RUNS:-3}           # warm runs per side
+COLD_RUNS=${COLD_RUNS:-1} # cold runs per side (each downloads everything)
+BENCH_TMP=${BENCH_TMP:-/dev/shm}
+RECIPE=pkg/recipe/testdata/minbase.yaml
+mirror=$(debian_mirror)
+work=$(mktemp -d "$BENCH_TMP/coimage-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/out" "$work/debs"
+export SOURCE_DATE_EPOCH=1700000000
+
+coimage_cold() { rm -rf "$work/cc"; "$COIMAGE" build --workdir "$work" --mirror "$mirror" --cache "$work/cc" --output "$work/out" "$RECIPE"; }
+coimage_warm() { "$COIMAGE" build --workdir "$work" --mirror "$mirror" --cache "$work/wc" --output "$work/out" "$RECIPE"; }
+mmdebstrap_cold() { rm -f "$work/rootfs.tar"; TMPDIR=$work mmdebstrap --quiet --variant=minbase bookworm "$work/rootfs.tar" "$mirror"; }
+mmdebstrap_warm() {
+  rm -f "$work/rootfs.tar"
+  TMPDIR=$work mmdebstrap --quiet --variant=minbase --skip=download/empty --skip=essential/unlink \
+    --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+    --setup-hook="sync-in $work/debs /var/cache/apt/archives/" \
+    --customize-hook="sync-out /var/cache/apt/archives $work/debs" \
+    bookworm "$work/rootfs.tar" "$mirror"
+}
+# reference_mke2fs unpacks the tarball (untimed) and times mke2fs -d alone,
+# sizing the image like coimage: used space + 25%.
+reference_mke2fs() {
+  rm -rf "$work/tree" "$work/ref.img" && mkdir "$work/tree" && tar -C "$work/tree" -xf "$work/rootfs.tar"
+  local kib; kib=$(du -sk "$work/tree" | cut -f1); kib=$(( kib * 125 / 100 + 65536 ))
+  best_of 1 mke2fs -q -F -t ext4 -T default -d "$work/tree" "$work/ref.img" "${kib}k"
+}
+
+echo "mirror $mirror, scratch in $BENCH_TMP, SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH" >&2
+echo "cold (empty caches), best of $COLD_RUNS…" >&2
+c_cold=$(best_of "$COLD_RUNS" coimage_cold)
+m_cold=$(best_of "$COLD_RUNS" mmdebstrap_cold)
+k_cold=$(reference_mke2fs)
+echo "warming caches…" >&2
+coimage_warm >/dev/null 2>&1; mmdebstrap_warm >/dev/null 2>&1
+echo "warm, best of $RUNS…" >&2
+c_warm=$(best_of "$RUNS" coimage_warm)
+m_warm=$(best_of "$RUNS" mmdebstrap_warm)
+k_warm=$(reference_mke2fs)
+
+ref_cold=$(echo "$m_cold + $k_cold" | bc -l)
+ref_warm=$(echo "$m_warm + $k_warm" | bc -l)
+printf '%-6s coimage %7.2fs   mmdebstrap %7.2fs + mke2fs -d %5.2fs = %7.2fs   ratio %s (goal ≤ 0.6)\n' \
+  cold "$c_cold" "$m_cold" "$k_cold" "$ref_cold" "$(ratio "$c_cold" "$ref_cold")"
+printf '%-6s coimage %7.2fs   mmdebstrap %7.2fs + mke2fs -d %5.2fs = %7.2fs   ratio %s (goal ≤ 0.3)\n' \
+  warm "$c_warm" "$m_warm" "$k_warm" "$ref_warm" "$(ratio "$c_warm" "$ref_warm")"
+used() { dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Block count/{b=$2} /^Free blocks/{f=$2} /^Block size/{s=$2} END{printf "%.1f MiB used", (b-f)*s/1048576}'; }
+echo "images: coimage minbase.img $(stat -c %s "$work/out/minbase.img") bytes ($(used "$work/out/minbase.img")), reference $(stat -c %s "$work/ref.img") bytes ($(used "$work/ref.img"))"
