@@ -33,16 +33,14 @@ type Share struct {
 
 // Config is the result of reading every source.
 type Config struct {
-	Kernel    string // guest kernel binary; "" means the cached runtime kernel
-	Initrd    string // an initrd of the user's own instead of coinit
-	Root      string // guest root device; cobd.RootDevice by default
-	MemoryMiB int    // 0 means the default
-	ReadOnly  bool   // mount the root read-only ("ro")
-	Disks     []Disk
-	Shares    []Share
-	// Networks holds ethN= settings by interface name, kept for the
-	// network backend; they are not acted on yet.
-	Networks   map[string]string
+	Kernel     string // guest kernel binary; "" means the cached runtime kernel
+	Initrd     string // an initrd of the user's own instead of coinit
+	Root       string // guest root device; cobd.RootDevice by default
+	MemoryMiB  int    // 0 means the default
+	ReadOnly   bool   // mount the root read-only ("ro")
+	Disks      []Disk
+	Shares     []Share
+	NICs       []NIC
 	KernelArgs []string
 	// Warnings name settings that are accepted but have no effect.
 	Warnings []string
@@ -83,14 +81,15 @@ type builder struct {
 	cfg    Config
 	disks  map[int]Disk
 	shares map[int]Share
+	nics   map[int]NIC
 	warned map[string]bool
 }
 
 func newBuilder() *builder {
 	return &builder{
-		cfg:    Config{Networks: map[string]string{}},
 		disks:  map[int]Disk{},
 		shares: map[int]Share{},
+		nics:   map[int]NIC{},
 		warned: map[string]bool{},
 	}
 }
@@ -105,6 +104,10 @@ func (b *builder) finish() *Config {
 		c.Shares = append(c.Shares, s)
 	}
 	sort.Slice(c.Shares, func(i, j int) bool { return c.Shares[i].Index < c.Shares[j].Index })
+	for _, n := range b.nics {
+		c.NICs = append(c.NICs, n)
+	}
+	sort.Slice(c.NICs, func(i, j int) bool { return c.NICs[i].Index < c.NICs[j].Index })
 	if c.Root == "" {
 		c.Root = cobd.RootDevice
 	}

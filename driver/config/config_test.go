@@ -26,7 +26,7 @@ func TestExampleConf(t *testing.T) {
 			{Index: 0, Path: `c:\coLinux\Debian-4.0r0-etch.ext3.1gb`},
 			{Index: 1, Path: `c:\coLinux\swap.img`},
 		},
-		Networks: map[string]string{"eth0": "slirp"},
+		NICs: []NIC{{Index: 0, Mode: Slirp}},
 	}
 	warnings := c.Warnings
 	c.Warnings = nil
@@ -34,13 +34,13 @@ func TestExampleConf(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
 	joined := strings.Join(warnings, "\n")
-	for _, opt := range []string{"cocon", "eth0", "ttys0", "exec0"} {
+	for _, opt := range []string{"cocon", "ttys0", "exec0"} {
 		if !strings.Contains(joined, opt+":") {
 			t.Errorf("warnings do not name %s:\n%s", opt, joined)
 		}
 	}
-	if len(warnings) != 4 {
-		t.Errorf("want 4 warnings, got %q", warnings)
+	if len(warnings) != 3 {
+		t.Errorf("want 3 warnings, got %q", warnings)
 	}
 }
 
@@ -81,9 +81,6 @@ func TestParse(t *testing.T) {
 			want := tc.want
 			if want.Root == "" {
 				want.Root = cobd.RootDevice
-			}
-			if want.Networks == nil {
-				want.Networks = map[string]string{}
 			}
 			if !reflect.DeepEqual(got, &want) {
 				t.Errorf("got  %+v\nwant %+v", got, &want)

@@ -213,8 +213,11 @@ func (b *builder) applyDevice(s setting, kind string, n int, value string) error
 		}
 		b.shares[n] = share
 	case "eth":
-		b.cfg.Networks[name] = value
-		b.warn(name, "networking is not supported yet; the interface is not created")
+		nic, err := parseNIC(n, value)
+		if err != nil {
+			return s.errorf("%v", err)
+		}
+		b.nics[n] = nic
 	case "ttys":
 		b.warn(name, "host serial ports are not supported; ignored")
 	case "exec":
