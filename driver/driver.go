@@ -3,7 +3,8 @@
 // Monitor backend (driver/uml: User-mode Linux) boots it as a child
 // process; the subpackages hold the concerns shared by every backend:
 // configuration (config), the instance registry and image locks
-// (instance), the console (console) and UML's control socket (mconsole).
+// (instance), the console (console), UML's control socket (mconsole) and
+// the network (net).
 package driver
 
 import (
@@ -27,6 +28,8 @@ type Machine struct {
 	ReadOnly      bool   // mount the root read-only
 	Disks         []config.Disk
 	Shares        []config.Share
+	NICs          []config.NIC
+	DNS           string // resolver for user-mode NICs, "host:port"; "" is the host's
 	KernelArgs    []string
 	Snapshot      bool     // writes go to throwaway copy-on-write files
 	Command       []string // run this and power off; empty boots /sbin/init

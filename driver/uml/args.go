@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/colinux-ng/colinux/driver"
+	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
@@ -63,6 +64,7 @@ func args(m *driver.Machine, dir, umid string) []string {
 			a = append(a, fmt.Sprintf("ubd%d=%s", d.Index, d.Path))
 		}
 	}
+	a = append(a, nicArgs(m, dir)...)
 	if m.Initrd != "" {
 		a = append(a, "initrd="+m.Initrd, "root="+m.Root)
 		if m.ReadOnly {
@@ -81,6 +83,11 @@ func args(m *driver.Machine, dir, umid string) []string {
 
 func coinitConfig(m *driver.Machine) coinit.Config {
 	c := coinit.Config{Root: m.Root, ReadOnly: m.ReadOnly, Command: m.Command}
+	for _, nic := range m.NICs {
+		if nic.Mode == config.Slirp && len(m.Command) > 0 {
+			c.DHCP = append(c.DHCP, fmt.Sprintf("eth%d", nic.Index))
+		}
+	}
 	for _, d := range m.Disks {
 		if d.ReadOnly && !m.Snapshot && cobd.Device(d.Index) == m.Root {
 			c.ReadOnly = true // the block device refuses writes anyway

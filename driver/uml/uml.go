@@ -60,6 +60,11 @@ func (u *Monitor) Run(ctx context.Context) (driver.Result, error) {
 		return driver.Result{}, err
 	}
 	defer u.cleanup()
+	stopNetworks, err := u.startNetworks()
+	if err != nil {
+		return driver.Result{}, err
+	}
+	defer stopNetworks()
 
 	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -39,6 +39,7 @@ type Config struct {
 	KernelVersion string   `json:"kver,omitempty"`
 	Shares        []Share  `json:"shares,omitempty"`
 	Command       []string `json:"cmd,omitempty"`  // run this and power off; empty: exec Init
+	DHCP          []string `json:"dhcp,omitempty"` // interfaces to configure by DHCP for Command
 	Init          string   `json:"init,omitempty"` // default /sbin/init
 }
 

@@ -46,6 +46,7 @@ func run() (*os.File, error) {
 		rawOutput(status)
 	}
 	report(status, statusUp)
+	renameNICs()
 	cfg, err := decodeConfig(os.Getenv(Param))
 	if err != nil {
 		return status, err
@@ -72,8 +73,9 @@ func run() (*os.File, error) {
 		}
 		return nil, switchRoot(cfg.Init)
 	}
+	mounts := configureNetwork(cfg.DHCP)
 	code, err := runCommand(cfg.Command)
-	unmountAll(cfg)
+	unmountAll(cfg, mounts)
 	if err != nil {
 		return status, err
 	}
@@ -261,12 +263,13 @@ func lookPath(name string) (string, error) {
 	return "", fmt.Errorf("%s: command not found in the guest", name)
 }
 
-// unmountAll leaves the root filesystem clean before power-off: shares and
-// modules are unmounted, then the root; if anything still holds the root,
-// it is at least remounted read-only so the journal is closed.
-func unmountAll(cfg Config) {
+// unmountAll leaves the root filesystem clean before power-off: shares,
+// modules and the other mounts are unmounted, then the root; if anything
+// still holds the root, it is at least remounted read-only so the journal
+// is closed.
+func unmountAll(cfg Config, others []string) {
 	unix.Sync()
-	var targets []string
+	targets := others
 	for _, s := range cfg.Shares {
 		targets = append(targets, filepath.Join(newRoot, path.Clean("/"+s.Target)))
 	}

@@ -38,7 +38,8 @@ func isDir(p string) bool {
 }
 
 var applets = []string{"sh", "cat", "echo", "ls", "mount", "umount", "touch", "mkdir", "rm",
-	"sleep", "true", "false", "poweroff", "sync", "dd", "test", "grep", "uname", "stat"}
+	"sleep", "true", "false", "poweroff", "sync", "dd", "test", "grep", "uname", "stat",
+	"ifconfig", "ip", "wget", "nc", "nslookup", "head"}
 
 // inittab boots to a long-running init that shuts down cleanly on
 // Ctrl-Alt-Del, as a distribution's init does.

@@ -1,0 +1,89 @@
+package uml
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+
+	"github.com/colinux-ng/colinux/driver"
+	"github.com/colinux-ng/colinux/driver/config"
+	conet "github.com/colinux-ng/colinux/driver/net"
+)
+
+// nicSocket is where ethN's user-mode network listens, in the instance
+// directory.
+func nicSocket(dir string, n int) string { return filepath.Join(dir, fmt.Sprintf("eth%d.sock", n)) }
+
+func nicMAC(m *driver.Machine, nic config.NIC) net.HardwareAddr {
+	if nic.MAC != nil {
+		return nic.MAC
+	}
+	return conet.MAC(m.Name, nic.Index)
+}
+
+func tapName(m *driver.Machine, nic config.NIC) string {
+	if nic.Device != "" {
+		return nic.Device
+	}
+	return conet.TAPName(m.Name, nic.Index)
+}
+
+// nicArgs plug each interface into its network through UML's vector
+// driver (see driver/net for the framing); coinit renames vecN to ethN.
+func nicArgs(m *driver.Machine, dir string) []string {
+	var a []string
+	for _, nic := range m.NICs {
+		var transport string
+		switch nic.Mode {
+		case config.Slirp:
+			transport = "transport=bess,dst=" + nicSocket(dir, nic.Index)
+		case config.TAP:
+			transport = "transport=tap,ifname=" + tapName(m, nic)
+		}
+		a = append(a, fmt.Sprintf("vec%d:%s,mac=%s", nic.Index, transport, nicMAC(m, nic)))
+	}
+	return a
+}
+
+// startNetworks brings up the host side of every interface before the
+// guest boots. stop tears them down once the guest is gone; until then
+// the networks outlive ctx, so a guest shutting down keeps its network.
+func (u *Monitor) startNetworks() (stop func(), err error) {
+	m := u.Machine
+	ctx, cancel := context.WithCancel(context.Background())
+	var closers []func() error
+	stop = func() {
+		cancel()
+		for _, c := range closers {
+			c()
+		}
+	}
+	for _, nic := range m.NICs {
+		switch nic.Mode {
+		case config.Slirp:
+			un, err := conet.Listen(conet.UserConfig{
+				Socket: nicSocket(u.Dir, nic.Index), MAC: nicMAC(m, nic),
+				Forwards: nic.Forwards, DNS: m.DNS,
+			})
+			if err != nil {
+				stop()
+				return nil, fmt.Errorf("eth%d: %w", nic.Index, err)
+			}
+			closers = append(closers, un.Close)
+			go func(n int) {
+				if err := un.Serve(ctx); err != nil && ctx.Err() == nil && u.Log != nil {
+					fmt.Fprintf(u.Log, "corun: eth%d: %v\n", n, err)
+				}
+			}(nic.Index)
+		case config.TAP:
+			t, err := conet.OpenTAP(tapName(m, nic))
+			if err != nil {
+				stop()
+				return nil, fmt.Errorf("eth%d: %w", nic.Index, err)
+			}
+			closers = append(closers, t.Close)
+		}
+	}
+	return stop, nil
+}
