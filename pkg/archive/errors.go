@@ -3,6 +3,8 @@ package archive
 import (
 	"errors"
 	"fmt"
+
+	"github.com/colinux-ng/colinux/pkg/pgpverify"
 )
 
 // Sentinel errors, matched with errors.Is; the wrapping error names the URL,
@@ -10,7 +12,7 @@ import (
 var (
 	// ErrSignature: InRelease is unsigned, badly signed or signed by a key
 	// outside the keyring.
-	ErrSignature = errors.New("bad OpenPGP signature")
+	ErrSignature = pgpverify.ErrSignature
 	// ErrChecksum: a download or cached file does not match its expected
 	// size or SHA256.
 	ErrChecksum = errors.New("checksum mismatch")

@@ -2,15 +2,14 @@ package archive
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+
+	"github.com/colinux-ng/colinux/pkg/pgpverify"
 )
 
 // DefaultKeyring is where Debian's debian-archive-keyring package installs
@@ -41,42 +40,22 @@ type Release struct {
 // LoadKeyring reads an OpenPGP keyring file, binary (as Debian ships them)
 // or ASCII-armored.
 func LoadKeyring(path string) (openpgp.EntityList, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read keyring: %w", err)
-	}
-	var keys openpgp.EntityList
-	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP")) {
-		keys, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
-	} else {
-		keys, err = openpgp.ReadKeyRing(bytes.NewReader(data))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("keyring %s: %w", path, err)
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("keyring %s holds no keys", path)
-	}
-	return keys, nil
+	return pgpverify.LoadKeyring(path)
 }
 
 // VerifyInRelease checks the clearsigned InRelease data against keyring and
 // parses the signed text only: anything outside the signed block is ignored.
 // name (the URL or file) labels errors.
 func VerifyInRelease(data []byte, keyring openpgp.KeyRing, name string) (*Release, error) {
-	block, _ := clearsign.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s: not a clearsigned message: %w", name, ErrSignature)
-	}
-	signer, err := block.VerifySignature(keyring, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", name, ErrSignature, err)
-	}
-	rel, err := parseRelease(block.Plaintext, name)
+	text, signer, err := pgpverify.Clearsigned(data, keyring, name)
 	if err != nil {
 		return nil, err
 	}
-	rel.Signer = strings.ToUpper(hex.EncodeToString(signer.PrimaryKey.Fingerprint))
+	rel, err := parseRelease(text, name)
+	if err != nil {
+		return nil, err
+	}
+	rel.Signer = signer
 	return rel, nil
 }
 
