@@ -32,24 +32,31 @@ type ExtractOptions struct {
 	Unprivileged bool
 }
 
-// ExtractData unpacks the data archive into dest with modes, ownership
-// (when privileged), symlinks, hardlinks, device nodes (when privileged),
-// fifos and mtimes, and returns its entries in archive order. Names that
-// are absolute or contain "..", and writes through symlinks leading out of
-// dest, fail with ErrUnsafePath. Symlinks inside dest are followed (a
-// merged-/usr tree's /bin -> usr/bin); an existing non-directory is
-// replaced, as dpkg does.
+// ExtractData unpacks the package's data archive into dest as ExtractTar
+// does.
 func (d *Deb) ExtractData(ctx context.Context, dest string, opt ExtractOptions) ([]Entry, error) {
-	root, err := os.OpenRoot(dest)
-	if err != nil {
-		return nil, fmt.Errorf("extract %s: %w", d.name, err)
-	}
-	defer root.Close()
 	tr, closer, err := d.open(d.data)
 	if err != nil {
 		return nil, err
 	}
 	defer closer.Close()
+	return ExtractTar(ctx, tr, dest, d.name+": "+d.data.name, opt)
+}
+
+// ExtractTar unpacks a tar stream into dest with modes, ownership (when
+// privileged), extended attributes (PAX SCHILY.xattr records, when
+// privileged), symlinks, hardlinks, device nodes (when privileged), fifos
+// and mtimes, and returns its entries in archive order. Names that are
+// absolute or contain "..", and writes through symlinks leading out of
+// dest, fail with ErrUnsafePath. Symlinks inside dest are followed (a
+// merged-/usr tree's /bin -> usr/bin); an existing non-directory is
+// replaced, as dpkg does. name (the archive's file or URL) labels errors.
+func ExtractTar(ctx context.Context, tr *tar.Reader, dest, name string, opt ExtractOptions) ([]Entry, error) {
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return nil, fmt.Errorf("extract %s: %w", name, err)
+	}
+	defer root.Close()
 	x := &extractor{root: root, priv: os.Geteuid() == 0 && !opt.Unprivileged}
 	var entries []Entry
 	for {
@@ -61,26 +68,26 @@ func (d *Deb) ExtractData(ctx context.Context, dest string, opt ExtractOptions) 
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", d.name, d.data.name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		name, err := safeName(h.Name)
+		clean, err := safeName(h.Name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d.name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		if err := x.entry(name, h, tr); err != nil {
+		if err := x.entry(clean, h, tr); err != nil {
 			if isEscape(err) {
 				err = fmt.Errorf("%w: %v", ErrUnsafePath, err)
 			}
-			return nil, fmt.Errorf("%s: %s: %w", d.name, h.Name, err)
+			return nil, fmt.Errorf("%s: %s: %w", name, h.Name, err)
 		}
-		listed := "/" + name
-		if name == "." {
+		listed := "/" + clean
+		if clean == "." {
 			listed = "/."
 		}
 		entries = append(entries, Entry{Path: listed, Header: h})
 	}
 	if err := x.finishDirs(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return entries, nil
 }
@@ -232,7 +239,38 @@ func (x *extractor) meta(name string, h *tar.Header) error {
 	if err := x.root.Chmod(name, h.FileInfo().Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 		return err
 	}
+	if err := x.xattrs(name, h); err != nil {
+		return err
+	}
 	return x.root.Chtimes(name, h.ModTime, h.ModTime)
+}
+
+// xattrPrefix marks extended attributes in PAX records (GNU tar --xattrs,
+// as Gentoo's stage3 tarballs carry file capabilities).
+const xattrPrefix = "SCHILY.xattr."
+
+// xattrs sets the entry's extended attributes, after chmod, which would
+// clear a security.capability set before it. Only root may set
+// security.* and trusted.*, so they are skipped unprivileged; a user.*
+// attribute the destination filesystem cannot hold (tmpfs before Linux
+// 6.6) is dropped, as tar does.
+func (x *extractor) xattrs(name string, h *tar.Header) error {
+	if !x.priv {
+		return nil
+	}
+	for k, v := range h.PAXRecords {
+		attr, ok := strings.CutPrefix(k, xattrPrefix)
+		if !ok {
+			continue
+		}
+		err := x.inParent(name, func(dirfd int, base string) error {
+			return unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, base), attr, []byte(v), 0)
+		})
+		if err != nil && !(strings.HasPrefix(attr, "user.") && errors.Is(err, unix.EOPNOTSUPP)) {
+			return fmt.Errorf("xattr %s: %w", attr, err)
+		}
+	}
+	return nil
 }
 
 func (x *extractor) finishDirs() error {
