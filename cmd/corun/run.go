@@ -6,15 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/colinux-ng/colinux/driver"
@@ -31,6 +34,7 @@ var runCommand = &cli.Command{
 	Usage: "boot a cobd image; with -- CMD, run CMD in it and exit with its status",
 	ArgsUsage: "[IMAGE] [key=value…] [@file…] [-- CMD ARGS…]\n\n" +
 		"   Settings are coLinux's: cobd0..15=FILE[,ro], cofs0..31=DIR[,/guest/path][,ro], mem=MiB,\n" +
+		"   eth0=slirp[,MAC][,tcp:HOST:GUEST[:COUNT]/…] (user-mode NAT) or eth0=tuntap[,IFNAME][,MAC] (root),\n" +
 		"   kernel=, initrd=, root=, ro; @FILE reads a configuration file; other words go to the kernel.\n" +
 		"   Without a command the console is attached; Ctrl-] detaches.",
 	Flags: []cli.Flag{
@@ -39,6 +43,8 @@ var runCommand = &cli.Command{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "boot in the background; corun attach NAME shows the console"},
 		&cli.StringFlag{Name: "log", Usage: "append the console and kernel output to `FILE`"},
 		&cli.DurationFlag{Name: "stop-timeout", Value: uml.DefaultStopTimeout, Usage: "graceful shutdown time on Ctrl-C before the guest is halted"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a guest port on the host; `SPEC` is [ADDR:]HOST:GUEST[/udp], ADDR 127.0.0.1 by default; adds eth0=slirp if no interface is set"},
+		&cli.StringFlag{Name: "dns", Usage: "forward the user-mode network's DNS queries to `HOST:PORT` (default: the host's resolvers)"},
 		&cli.StringFlag{Name: "mirror", Usage: "Debian mirror for the first kernel fetch (default: from the host's apt sources)"},
 		&cli.StringFlag{Name: "suite", Usage: "Debian suite for the first kernel fetch (default: the host's release)"},
 		&cli.BoolFlag{Name: supervisedFlag, Hidden: true},
@@ -142,6 +148,9 @@ func launch(c *cli.Context, settings, command []string, rep reporter, serve func
 	for _, w := range cfg.Warnings {
 		rep.warn(w)
 	}
+	if err := publish(cfg, c.StringSlice("publish")); err != nil {
+		return driver.Result{}, err
+	}
 	m, err := machine(ctx, c, cfg, command)
 	if err != nil {
 		return driver.Result{}, err
@@ -179,6 +188,14 @@ func launch(c *cli.Context, settings, command []string, rep reporter, serve func
 		defer f.Close()
 		mon.Log = f
 	}
+	// The network libraries report through the standard and logrus
+	// loggers; their messages belong in the log, not on the console.
+	libLog := io.Discard
+	if mon.Log != nil {
+		libLog = mon.Log
+	}
+	log.SetOutput(libLog)
+	logrus.SetOutput(libLog)
 	rec := instance.Record{Name: name, Owner: os.Getpid(), Image: imageOf(m), Started: time.Now(), State: instance.Starting}
 	if err := reg.Save(rec); err != nil {
 		return driver.Result{}, err
@@ -196,7 +213,7 @@ func launch(c *cli.Context, settings, command []string, rep reporter, serve func
 func machine(ctx context.Context, c *cli.Context, cfg *config.Config, command []string) (*driver.Machine, error) {
 	m := &driver.Machine{
 		Initrd: cfg.Initrd, MemoryMiB: cfg.MemoryMiB, Root: cfg.Root, ReadOnly: cfg.ReadOnly,
-		Disks: cfg.Disks, Shares: cfg.Shares, KernelArgs: cfg.KernelArgs,
+		Disks: cfg.Disks, Shares: cfg.Shares, NICs: cfg.NICs, DNS: c.String("dns"), KernelArgs: cfg.KernelArgs,
 		Snapshot: c.Bool("snapshot"), Command: command,
 	}
 	if err := m.Validate(); err != nil {
@@ -241,6 +258,29 @@ func machine(ctx context.Context, c *cli.Context, cfg *config.Config, command []
 		}
 	}
 	return m, nil
+}
+
+// publish adds --publish ports to the first user-mode interface, making
+// eth0 one when no interface is configured.
+func publish(cfg *config.Config, specs []string) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	if len(cfg.NICs) == 0 {
+		cfg.NICs = []config.NIC{{Index: 0, Mode: config.Slirp}}
+	}
+	i := slices.IndexFunc(cfg.NICs, func(n config.NIC) bool { return n.Mode == config.Slirp })
+	if i < 0 {
+		return errors.New("--publish needs a user-mode interface (ethN=slirp); forward ports to a TAP guest on the host instead")
+	}
+	for _, s := range specs {
+		fw, err := config.ParsePublish(s)
+		if err != nil {
+			return err
+		}
+		cfg.NICs[i].Forwards = append(cfg.NICs[i].Forwards, fw)
+	}
+	return nil
 }
 
 func imageOf(m *driver.Machine) string {
@@ -313,10 +353,13 @@ func startSupervisor(c *cli.Context) (string, error) {
 		return "", err
 	}
 	args := []string{"run", "--" + supervisedFlag}
-	for _, f := range []string{"name", "log", "mirror", "suite"} {
+	for _, f := range []string{"name", "log", "mirror", "suite", "dns"} {
 		if v := c.String(f); v != "" {
 			args = append(args, "--"+f+"="+v)
 		}
+	}
+	for _, p := range c.StringSlice("publish") {
+		args = append(args, "--publish="+p)
 	}
 	args = append(args, "--snapshot="+strconv.FormatBool(c.Bool("snapshot")),
 		"--stop-timeout="+c.Duration("stop-timeout").String())
