@@ -3,6 +3,20 @@
 // source type from a registry (as lxc/distrobuilder does). Sources run their
 // second stage through Chroot, which confines every mount to a mount
 // namespace that dies with it.
+//
+// Debian is bootstrapped natively from its signed archive; Fedora from its
+// signed Container Base image and Gentoo from its signed stage3 (see the
+// Fedora and Gentoo types for the layouts and the trade-offs), then their
+// own dnf and emerge install the recipe's packages inside the target.
+// Every base download is verified (OpenPGP signature on the checksum list,
+// then the file's digest) before anything is unpacked.
+//
+// Mirrors: the command line (Options.Mirror), then $COIMAGE_DEBIAN_MIRROR,
+// $COIMAGE_FEDORA_MIRROR or $COIMAGE_GENTOO_MIRROR, then the recipe's
+// source.mirror. Debian falls back to the host's apt sources; Fedora and
+// Gentoo have no fallback and fail with ErrNoMirror naming these knobs:
+// the project writes no package registry host name into its code, tests
+// or shipped recipes, so their official mirrors are the user's to name.
 package bootstrap
 
 import (
@@ -26,6 +40,8 @@ type Source interface {
 // sources maps a recipe's source type to its Source.
 var sources = map[string]Source{
 	recipe.Debian: Debian{},
+	recipe.Fedora: Fedora{},
+	recipe.Gentoo: Gentoo{},
 }
 
 // ErrUnsupported: no Source is registered for the recipe's source type.

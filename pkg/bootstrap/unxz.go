@@ -11,27 +11,58 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// unxz decompresses an xz stream completely. The host's xz (liblzma)
-// decodes about eight times faster than the pure-Go decoder, which is the
-// fallback when xz is not installed. Bootstrapping decompresses a Packages
-// index and every data.tar.xz, so this dominates a warm build.
+// unxz decompresses an xz stream completely. Bootstrapping decompresses a
+// Packages index and every data.tar.xz, so this dominates a warm build.
 func unxz(ctx context.Context, r io.Reader, sizeHint int64) ([]byte, error) {
+	zr, err := xzReader(ctx, r)
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
 	out.Grow(int(sizeHint))
+	_, err = io.Copy(&out, zr)
+	if cerr := zr.Close(); err == nil {
+		err = cerr
+	}
+	return out.Bytes(), err
+}
+
+// xzReader decompresses an xz stream as it is read. The host's xz
+// (liblzma) decodes about eight times faster than the pure-Go decoder,
+// which is the fallback when xz is not installed. Close reports a
+// decoding error of the host's xz.
+func xzReader(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
 	path, err := exec.LookPath("xz")
 	if err != nil {
 		zr, err := xz.NewReader(bufio.NewReader(r))
 		if err != nil {
 			return nil, err
 		}
-		_, err = io.Copy(&out, zr)
-		return out.Bytes(), err
+		return io.NopCloser(zr), nil
 	}
-	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, path, "--decompress", "--stdout")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = r, &out, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("xz: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	cmd.Stdin = r
+	cmd.Stderr = &bytes.Buffer{}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
 	}
-	return out.Bytes(), nil
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &cmdReader{ReadCloser: out, cmd: cmd}, nil
+}
+
+// cmdReader is a command's output; Close waits for the command.
+type cmdReader struct {
+	io.ReadCloser
+	cmd *exec.Cmd
+}
+
+func (c *cmdReader) Close() error {
+	io.Copy(io.Discard, c.ReadCloser) // let xz finish rather than die of SIGPIPE
+	if err := c.cmd.Wait(); err != nil {
+		return fmt.Errorf("xz: %v: %s", err, bytes.TrimSpace(c.cmd.Stderr.(*bytes.Buffer).Bytes()))
+	}
+	return nil
 }

@@ -1,0 +1,74 @@
+package bootstrap
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
+	"github.com/colinux-ng/colinux/pkg/recipe"
+)
+
+// requireRoot: the Fedora and Gentoo sources chroot into the fixture
+// root to run the package manager.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("bootstrap tests need root under CI")
+		}
+		t.Skip("bootstrap tests need root")
+	}
+}
+
+// fixtureRecipe parses a recipe written beside keys/test.asc, the public
+// half of key.
+func fixtureRecipe(t *testing.T, key *bootstraptest.Key, text string) *recipe.Recipe {
+	t.Helper()
+	dir := t.TempDir()
+	key.WritePublic(t, filepath.Join(dir, "keys", "test.asc"))
+	path := filepath.Join(dir, "fixture.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := recipe.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// bootstrapInto runs the recipe's source from mirror into a fresh tree
+// and returns the tree with the result.
+func bootstrapInto(t *testing.T, r *recipe.Recipe, mirror string) (string, *Result, error) {
+	t.Helper()
+	target := filepath.Join(t.TempDir(), "tree")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Bootstrap(context.Background(), r, target, Options{Mirror: mirror, CacheDir: t.TempDir()})
+	return target, res, err
+}
+
+// readTree reads a file of the tree, "" when absent.
+func readTree(t *testing.T, target, rel string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(target, rel))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// assertEmptyTree: a download that failed verification unpacked nothing.
+func assertEmptyTree(t *testing.T, target string) {
+	t.Helper()
+	entries, err := os.ReadDir(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) > 0 {
+		t.Errorf("%s: unpacked before verification: %d entries", target, len(entries))
+	}
+}

@@ -1,0 +1,112 @@
+package bootstrap
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/colinux-ng/colinux/pkg/archive"
+	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
+	"github.com/colinux-ng/colinux/pkg/pgpverify"
+)
+
+const gentooRecipe = `image: {name: g, distribution: gentoo}
+source: {type: gentoo, flavor: systemd, key: keys/test.asc, binpkgs: true}
+packages: {install: [app-editors/nano, net-misc/openssh], remove: [sys-apps/man-pages]}
+`
+
+// gentooMirror writes and serves an amd64 systemd tree whose stage3 has a
+// recording emerge and a file capability-like xattr on busybox.
+func gentooMirror(t *testing.T, key *bootstraptest.Key) (string, string, bootstraptest.Gentoo) {
+	t.Helper()
+	dir := t.TempDir()
+	root := bootstraptest.Root(t, []string{"usr/bin/emerge"},
+		bootstraptest.Entry{Name: "etc/os-release", Body: "ID=gentoo\n", Mode: 0o644},
+		bootstraptest.Entry{Name: "usr/bin/ping", Body: "#!/bin/sh\n", Mode: 0o755, Xattr: map[string]string{"trusted.fixture": "stage3"}})
+	fx := bootstraptest.WriteGentoo(t, dir, key, "systemd", root)
+	return dir, bootstraptest.Serve(t, dir), fx
+}
+
+func TestGentooBootstrap(t *testing.T) {
+	requireRoot(t)
+	key := bootstraptest.NewKey(t)
+	_, url, fx := gentooMirror(t, key)
+	target, res, err := bootstrapInto(t, fixtureRecipe(t, key, gentooRecipe), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "emerge --noreplace --getbinpkg --usepkg app-editors/nano net-misc/openssh\nemerge --depclean sys-apps/man-pages\n"
+	if got := readTree(t, target, bootstraptest.Invocations); got != want {
+		t.Errorf("emerge invocations %q, want %q", got, want)
+	}
+	if got := readTree(t, target, "var/db/repos/gentoo/profiles/repo_name"); got != "gentoo\n" {
+		t.Errorf("portage snapshot not at /var/db/repos/gentoo: %q", got)
+	}
+	buf := make([]byte, 32)
+	if n, err := unix.Lgetxattr(target+"/usr/bin/ping", "trusted.fixture", buf); err != nil || string(buf[:n]) != "stage3" {
+		t.Errorf("xattr lost: %q %v", buf[:n], err)
+	}
+	if res.Suite != bootstraptest.GentooStamp || res.SourceDateEpoch != bootstraptest.Stamp.Unix() ||
+		len(res.Packages) != 1 || !strings.HasSuffix(fx.Stage3, res.Packages[0].Name) {
+		t.Errorf("result %+v", res)
+	}
+}
+
+// TestGentooNoPackages: without packages no snapshot is fetched and
+// emerge does not run.
+func TestGentooNoPackages(t *testing.T) {
+	requireRoot(t)
+	key := bootstraptest.NewKey(t)
+	dir, url, fx := gentooMirror(t, key)
+	bootstraptest.Tamper(t, dir, fx.Snapshot) // would fail if fetched
+	text := strings.Split(gentooRecipe, "packages:")[0]
+	target, _, err := bootstrapInto(t, fixtureRecipe(t, key, text), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, target, bootstraptest.Invocations); got != "" {
+		t.Errorf("emerge ran: %q", got)
+	}
+}
+
+// TestGentooRefuses: every verification failure stops the bootstrap with
+// an error naming the file; before the stage3 is verified nothing is
+// unpacked.
+func TestGentooRefuses(t *testing.T) {
+	requireRoot(t)
+	key, stranger := bootstraptest.NewKey(t), bootstraptest.NewKey(t)
+	for _, tc := range []struct {
+		name  string
+		spoil func(dir string, fx bootstraptest.Gentoo)
+		want  error
+		names string
+		empty bool
+	}{
+		{"tampered stage3", func(dir string, fx bootstraptest.Gentoo) { bootstraptest.Tamper(t, dir, fx.Stage3) }, archive.ErrChecksum, ".tar.xz", true},
+		{"bad pointer signature", func(dir string, fx bootstraptest.Gentoo) {
+			bootstraptest.Resign(t, dir, fx.Pointer, stranger, fx.PointerText)
+		}, pgpverify.ErrSignature, "latest-stage3-amd64-systemd.txt", true},
+		{"bad DIGESTS signature", func(dir string, fx bootstraptest.Gentoo) {
+			bootstraptest.Resign(t, dir, fx.Digests, stranger, fx.DigestsText)
+		}, pgpverify.ErrSignature, ".DIGESTS", true},
+		{"missing DIGESTS entry", func(dir string, fx bootstraptest.Gentoo) {
+			bootstraptest.Resign(t, dir, fx.Digests, key, strings.ReplaceAll(fx.DigestsText, ".tar.xz\n", ".tar.bz2\n"))
+		}, ErrNoDigest, ".DIGESTS", true},
+		{"tampered snapshot", func(dir string, fx bootstraptest.Gentoo) { bootstraptest.Tamper(t, dir, fx.Snapshot) }, pgpverify.ErrSignature, "portage-latest.tar.xz", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, url, fx := gentooMirror(t, key)
+			tc.spoil(dir, fx)
+			target, _, err := bootstrapInto(t, fixtureRecipe(t, key, gentooRecipe), url)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.names) {
+				t.Fatalf("got %v, want %v naming %s", err, tc.want, tc.names)
+			}
+			t.Log(err)
+			if tc.empty {
+				assertEmptyTree(t, target)
+			}
+		})
+	}
+}
