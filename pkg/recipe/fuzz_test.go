@@ -10,7 +10,7 @@ import (
 // error line must name the file, and an accepted recipe must validate and
 // hash.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"testdata/minbase.yaml", "../../recipes/debian.yaml"} {
+	for _, name := range []string{"testdata/minbase.yaml", "../../recipes/debian.yaml", "../../recipes/fedora.yaml", "../../recipes/gentoo.yaml"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
