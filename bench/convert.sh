@@ -11,6 +11,7 @@
 #   flushes at close like coimage (the equal-work comparison);
 #   coimage convert ÷ the classic qemu-img-to-raw + dd skip=63 (goal ≤ 0.2);
 #   allocated bytes of the output ÷ bytes the filesystem uses (goal ≤ 1.05).
+# Times are the median of RUNS runs (default 5), each after a `sync`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -50,13 +51,13 @@ classic() { qemu-img convert -O raw "$1" "$work/full.raw" && dd if="$work/full.r
 ref_wb() { qemu-img convert -t writeback -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=qcow2,file.file.filename=$1" "$work/ref.img"; }
 
 for img in disk.qcow2 disk-zlib.qcow2; do
-  t_ours=$(best_of "$RUNS" ours "$work/$img")
-  t_ref=$(best_of "$RUNS" ref "$work/$img")
-  t_wb=$(best_of "$RUNS" ref_wb "$work/$img")
+  t_ours=$(median_of "$RUNS" ours "$work/$img")
+  t_ref=$(median_of "$RUNS" ref "$work/$img")
+  t_wb=$(median_of "$RUNS" ref_wb "$work/$img")
   cmp "$work/out.img" "$work/ref.img" || { echo "output differs from qemu-img's" >&2; exit 1; }
   echo "$img: coimage ${t_ours}s; qemu-img --image-opts ${t_ref}s (ratio $(ratio "$t_ours" "$t_ref")), with -t writeback ${t_wb}s (ratio $(ratio "$t_ours" "$t_wb"))"
 done
-t_ours=$(best_of "$RUNS" ours "$work/disk.qcow2")
+t_ours=$(median_of "$RUNS" ours "$work/disk.qcow2")
 t_classic=$(best_of 1 classic "$work/disk.qcow2")
 echo "disk.qcow2: coimage ${t_ours}s, classic qemu-img + dd skip=63 ${t_classic}s, ratio $(ratio "$t_ours" "$t_classic")"
 

@@ -11,18 +11,28 @@ debian_mirror() {
   echo "$uri"
 }
 
-# best_of N CMD...: runs CMD N times and prints the fastest wall time in seconds.
-best_of() {
+# time_runs N CMD...: runs CMD N times and prints each wall time in seconds,
+# sorted. A `sync` before each run (not timed) keeps one run's dirty pages
+# from being flushed on the next run's clock.
+time_runs() {
   local n=$1; shift
-  local best="" t0 t1 dt
+  local t0 t1
   for _ in $(seq "$n"); do
+    sync
     t0=$(date +%s.%N)
     "$@" >/dev/null 2>&1 || { echo "benchmark command failed: $*" >&2; return 1; }
     t1=$(date +%s.%N)
-    dt=$(echo "$t1 - $t0" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$dt < $best" | bc -l)" = 1 ]; then best=$dt; fi
-  done
-  printf '%.3f\n' "$best"
+    echo "$t1 - $t0" | bc -l
+  done | sort -g
+}
+
+# best_of N CMD...: the fastest of N runs.
+best_of() { local t; t=$(time_runs "$@") || return 1; printf '%.3f\n' "$(echo "$t" | head -n 1)"; }
+
+# median_of N CMD...: the median of N runs, steadier than the best on a busy machine.
+median_of() {
+  local t; t=$(time_runs "$@") || return 1
+  printf '%.3f\n' "$(echo "$t" | sed -n "$(( ($1 + 1) / 2 ))p")"
 }
 
 ratio() { printf '%.3f\n' "$(echo "$1 / $2" | bc -l)"; }
