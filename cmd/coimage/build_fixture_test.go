@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/colinux-ng/colinux/driver/uml/umltest"
+	"github.com/colinux-ng/colinux/internal/testutil"
+	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
+)
+
+// The Fedora and Gentoo build tests run the shipped recipes against
+// fixture mirrors on 127.0.0.1 (see bootstraptest): no network, but root
+// for the chroot.
+
+func requireFixtureBuild(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds an image: skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("coimage build needs root under CI")
+		}
+		t.Skip("coimage build needs root")
+	}
+	for _, tool := range []string{"mke2fs", "debugfs", "e2fsck", "busybox"} {
+		testutil.RequireTool(t, tool)
+	}
+}
+
+// shippedRecipe copies recipes/<name> into a fresh directory whose
+// keys/<keyFile> is the test key's public half.
+func shippedRecipe(t *testing.T, name, keyFile string, key *bootstraptest.Key) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "recipes", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key.WritePublic(t, filepath.Join(dir, "keys", keyFile))
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// fixtureRoot is the busybox base both fixtures ship, with a recording
+// package manager and systemctl.
+func fixtureRoot(t *testing.T, pm, osRelease string) []bootstraptest.Entry {
+	return bootstraptest.Root(t, []string{"usr/bin/" + pm, "usr/bin/systemctl"},
+		bootstraptest.Entry{Name: "etc/os-release", Body: osRelease, Mode: 0o644})
+}
+
+// enabled is what coimage's customization and the recipes' scripts ask
+// of systemctl, recorded after the package manager's line.
+const enabled = "systemctl --quiet enable getty@tty0.service serial-getty@ttyS0.service systemd-networkd.service\n" +
+	"systemctl enable systemd-resolved.service\n"
+
+// checkFixtureImage: the image is a clean ext4 holding the fixture root
+// with the shipped recipe's customizations, and the package manager was
+// called as invocations says.
+func checkFixtureImage(t *testing.T, img, osRelease, invocations string) {
+	t.Helper()
+	testutil.Run(t, "e2fsck", "-fn", img)
+	for path, want := range map[string]string{
+		"/etc/os-release":               osRelease,
+		"/etc/hostname":                 "colinux\n",
+		"/etc/machine-id":               "",
+		"/" + bootstraptest.Invocations: invocations,
+	} {
+		if got := imageFile(t, img, path); got != want {
+			t.Errorf("%s: %q, want %q", path, got, want)
+		}
+	}
+	if shadow := imageFile(t, img, "/etc/shadow"); !strings.HasPrefix(shadow, "root:$6$colinux$") {
+		t.Errorf("root's password not set: %q", shadow)
+	}
+	if net := imageFile(t, img, "/etc/systemd/network/10-eth0.network"); !strings.Contains(net, "DHCP=yes") {
+		t.Errorf("eth0 network file: %q", net)
+	}
+	if fstab := imageFile(t, img, "/etc/fstab"); !strings.Contains(fstab, "/dev/ubda\t/\text4") {
+		t.Errorf("fstab lacks the root on /dev/ubda:\n%s", fstab)
+	}
+	if link := testutil.Run(t, "debugfs", "-R", "stat /etc/resolv.conf", img); !strings.Contains(link, "../run/systemd/resolve/stub-resolv.conf") {
+		t.Errorf("resolv.conf is not the resolved stub link:\n%s", link)
+	}
+}
+
+func TestBuildFedoraFixture(t *testing.T) {
+	requireFixtureBuild(t)
+	key := bootstraptest.NewKey(t)
+	mirror := t.TempDir()
+	osRelease := "ID=fedora\nVERSION_ID=43\n"
+	fx := bootstraptest.WriteFedora(t, mirror, key, "43", fixtureRoot(t, "dnf", osRelease))
+	recipe := shippedRecipe(t, "fedora.yaml", "fedora.gpg", key)
+	out, m := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror))
+	img := filepath.Join(out, "fedora-43.img")
+	checkFixtureImage(t, img, osRelease,
+		"dnf -y install systemd systemd-networkd systemd-resolved util-linux shadow-utils iproute iputils\n"+enabled+"dnf -y clean all\n")
+	if len(m.Packages) != 1 || m.Packages[0].Name != fx.Image || m.Distribution != "fedora" || m.Release != "43" {
+		t.Errorf("manifest %+v", m)
+	}
+	bootHostname(t, img)
+}
+
+func TestBuildGentooFixture(t *testing.T) {
+	requireFixtureBuild(t)
+	key := bootstraptest.NewKey(t)
+	mirror := t.TempDir()
+	osRelease := "ID=gentoo\n"
+	bootstraptest.WriteGentoo(t, mirror, key, "systemd", fixtureRoot(t, "emerge", osRelease))
+	recipe := shippedRecipe(t, "gentoo.yaml", "gentoo-release.asc", key)
+	// the mirror from the environment this time
+	out := t.TempDir()
+	_, stderr, code := coimageEnv(t, []string{"SOURCE_DATE_EPOCH=" + testEpoch, "COIMAGE_GENTOO_MIRROR=" + bootstraptest.Serve(t, mirror)},
+		"build", "--cache", buildCache(t), "--output", out, recipe)
+	if code != 0 {
+		t.Fatalf("coimage build: exit %d\n%s", code, stderr)
+	}
+	img := filepath.Join(out, "gentoo-systemd.img")
+	checkFixtureImage(t, img, osRelease, "emerge --noreplace --getbinpkg --usepkg sys-apps/iproute2 net-misc/iputils\n"+enabled)
+	if repo := imageFile(t, img, "/var/db/repos/gentoo/profiles/repo_name"); repo != "gentoo\n" {
+		t.Errorf("portage snapshot missing: %q", repo)
+	}
+	bootHostname(t, img)
+}
+
+// TestBuildGentooRefuses: a tampered stage3, a bad signature and a
+// missing DIGESTS entry each stop the build with an error naming the
+// file, and leave neither output nor scratch tree.
+func TestBuildGentooRefuses(t *testing.T) {
+	requireFixtureBuild(t)
+	key := bootstraptest.NewKey(t)
+	root := fixtureRoot(t, "emerge", "ID=gentoo\n")
+	recipe := shippedRecipe(t, "gentoo.yaml", "gentoo-release.asc", key)
+	for _, tc := range []struct {
+		name  string
+		spoil func(dir string, g bootstraptest.Gentoo)
+		want  []string
+	}{
+		{"tampered stage3", func(dir string, g bootstraptest.Gentoo) { bootstraptest.Tamper(t, dir, g.Stage3) },
+			[]string{"stage3-amd64-systemd-", "SHA512", "checksum mismatch"}},
+		{"bad signature", func(dir string, g bootstraptest.Gentoo) {
+			bootstraptest.Resign(t, dir, g.Digests, bootstraptest.NewKey(t), g.DigestsText)
+		}, []string{".DIGESTS", "bad OpenPGP signature"}},
+		{"missing DIGESTS entry", func(dir string, g bootstraptest.Gentoo) {
+			bootstraptest.Resign(t, dir, g.Digests, key, strings.ReplaceAll(g.DigestsText, "# SHA512", "# SHA256"))
+		}, []string{".DIGESTS", "no SHA512 line", "no checksum entry"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mirror := t.TempDir()
+			tc.spoil(mirror, bootstraptest.WriteGentoo(t, mirror, key, "systemd", root))
+			out, work := t.TempDir(), t.TempDir()
+			_, stderr, code := coimageEnv(t, nil, "build", "--mirror", bootstraptest.Serve(t, mirror),
+				"--cache", t.TempDir(), "--output", out, "--workdir", work, recipe)
+			if code == 0 {
+				t.Fatal("build succeeded")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			assertEmpty(t, out)
+			assertEmpty(t, work)
+		})
+	}
+}
+
+var (
+	corunOnce sync.Once
+	corunBin  string
+	corunErr  error
+)
+
+// bootHostname boots the image under corun in command mode and checks
+// that the guest reads the recipe's hostname.
+func bootHostname(t *testing.T, img string) {
+	t.Helper()
+	kernel := umltest.InstalledKernel(t)
+	corunOnce.Do(func() {
+		corunBin = filepath.Join(filepath.Dir(coimageBin), "corun")
+		if out, err := exec.Command("go", "build", "-o", corunBin, "../corun").CombinedOutput(); err != nil {
+			corunErr = fmt.Errorf("go build ../corun: %v\n%s", err, out)
+		}
+	})
+	if corunErr != nil {
+		t.Fatal(corunErr)
+	}
+	// a short runtime directory keeps UML's socket paths within limits
+	run, err := os.MkdirTemp("", "cr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(run)
+	cmd := exec.Command(corunBin, "run", img, "kernel="+kernel.Path, "--", "cat", "/etc/hostname")
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+run, "XDG_CACHE_HOME="+filepath.Join(run, "cache"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || stdout.String() != "colinux\n" {
+		t.Errorf("corun run -- cat /etc/hostname: %v, stdout %q\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("booted under corun: cat /etc/hostname printed %q", stdout.String())
+}
