@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,22 +75,6 @@ func buildImage(t *testing.T, recipe string, extra ...string) (string, buildMani
 		t.Fatalf("manifest on stdout: %v\n%s", err, stdout)
 	}
 	return out, m
-}
-
-// coimageEnv is coimage with extra environment.
-func coimageEnv(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(coimageBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run coimage: %v", err)
-	}
-	return o.String(), e.String(), code
 }
 
 // imageFile reads a file from an ext4 image with debugfs.

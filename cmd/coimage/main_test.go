@@ -30,7 +30,14 @@ func TestMain(m *testing.M) {
 // coimage runs the binary and returns its stdout, stderr and exit code.
 func coimage(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return coimageEnv(t, nil, args...)
+}
+
+// coimageEnv is coimage with extra environment.
+func coimageEnv(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(coimageBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
