@@ -54,10 +54,14 @@ func shippedRecipe(t *testing.T, name, keyFile string, key *bootstraptest.Key) s
 
 // fixtureRoot is the busybox base both fixtures ship, with a recording
 // package manager and systemctl.
-func fixtureRoot(t *testing.T, pm, osRelease string) []bootstraptest.Entry {
+func fixtureRoot(t *testing.T, pm, osRelease string, extra ...bootstraptest.Entry) []bootstraptest.Entry {
 	return bootstraptest.Root(t, []string{"usr/bin/" + pm, "usr/bin/systemctl"},
-		bootstraptest.Entry{Name: "etc/os-release", Body: osRelease, Mode: 0o644})
+		append(extra, bootstraptest.Entry{Name: "etc/os-release", Body: osRelease, Mode: 0o644})...)
 }
+
+// pingCap is a file capability as Gentoo's stage3 puts on ping:
+// security.capability, revision 2, effective, permitted cap_net_raw.
+const pingCap = "\x01\x00\x00\x02\x00\x20\x00\x00" + "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
 
 // enabled is what coimage's customization and the recipes' scripts ask
 // of systemctl, recorded after the package manager's line.
@@ -116,7 +120,8 @@ func TestBuildGentooFixture(t *testing.T) {
 	key := bootstraptest.NewKey(t)
 	mirror := t.TempDir()
 	osRelease := "ID=gentoo\n"
-	bootstraptest.WriteGentoo(t, mirror, key, "systemd", fixtureRoot(t, "emerge", osRelease))
+	ping := bootstraptest.Entry{Name: "usr/bin/ping", Body: "#!/bin/sh\n", Mode: 0o755, Xattr: map[string]string{"security.capability": pingCap}}
+	bootstraptest.WriteGentoo(t, mirror, key, "systemd", fixtureRoot(t, "emerge", osRelease, ping))
 	recipe := shippedRecipe(t, "gentoo.yaml", "gentoo-release.asc", key)
 	// the mirror from the environment this time
 	out := t.TempDir()
@@ -129,6 +134,9 @@ func TestBuildGentooFixture(t *testing.T) {
 	checkFixtureImage(t, img, osRelease, "emerge --noreplace --getbinpkg --usepkg sys-apps/iproute2 net-misc/iputils\n"+enabled)
 	if repo := imageFile(t, img, "/var/db/repos/gentoo/profiles/repo_name"); repo != "gentoo\n" {
 		t.Errorf("portage snapshot missing: %q", repo)
+	}
+	if ea := testutil.Run(t, "debugfs", "-R", "ea_list /usr/bin/ping", img); !strings.Contains(ea, "security.capability") {
+		t.Errorf("ping lost its file capability: %q", ea)
 	}
 	bootHostname(t, img)
 }
