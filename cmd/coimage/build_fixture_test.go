@@ -218,3 +218,26 @@ func bootHostname(t *testing.T, img string) {
 	}
 	t.Logf("booted under corun: cat /etc/hostname printed %q", stdout.String())
 }
+
+// TestBuildNeedsMirrorAndKey: coimage knows no Fedora or Gentoo mirror and
+// ships no keys, so a build without them says which knobs and files to
+// supply, before downloading anything.
+func TestBuildNeedsMirrorAndKey(t *testing.T) {
+	requireFixtureBuild(t)
+	dir := t.TempDir()
+	recipe := filepath.Join(dir, "fedora.yaml")
+	data, err := os.ReadFile(filepath.Join("..", "..", "recipes", "fedora.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(recipe, data, 0o644)
+	noMirror := []string{"COIMAGE_FEDORA_MIRROR="}
+	_, stderr, code := coimageEnv(t, noMirror, "build", "--output", dir, recipe)
+	if code == 0 || !strings.Contains(stderr, "--mirror") || !strings.Contains(stderr, "$COIMAGE_FEDORA_MIRROR") || !strings.Contains(stderr, "source.mirror") {
+		t.Errorf("no mirror: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = coimageEnv(t, noMirror, "build", "--mirror", "http://127.0.0.1:1", "--output", dir, recipe)
+	if code == 0 || !strings.Contains(stderr, filepath.Join(dir, "keys", "fedora.gpg")) || !strings.Contains(stderr, "keys/README.md") {
+		t.Errorf("no key: exit %d\n%s", code, stderr)
+	}
+}
