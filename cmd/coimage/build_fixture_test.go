@@ -13,6 +13,7 @@ import (
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/internal/testutil"
 	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
 // The Fedora and Gentoo build tests run the shipped recipes against
@@ -37,7 +38,7 @@ func requireFixtureBuild(t *testing.T) {
 
 // shippedRecipe copies recipes/<name> into a fresh directory whose
 // keys/<keyFile> is the test key's public half.
-func shippedRecipe(t *testing.T, name, keyFile string, key *bootstraptest.Key) string {
+func shippedRecipe(t *testing.T, name, keyFile string, key *pgptest.Key) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "recipes", name))
 	if err != nil {
@@ -100,7 +101,7 @@ func checkFixtureImage(t *testing.T, img, osRelease, invocations string) {
 
 func TestBuildFedoraFixture(t *testing.T) {
 	requireFixtureBuild(t)
-	key := bootstraptest.NewKey(t)
+	key := pgptest.NewKey(t)
 	mirror := t.TempDir()
 	osRelease := "ID=fedora\nVERSION_ID=43\n"
 	fx := bootstraptest.WriteFedora(t, mirror, key, "43", fixtureRoot(t, "dnf", osRelease))
@@ -117,7 +118,7 @@ func TestBuildFedoraFixture(t *testing.T) {
 
 func TestBuildGentooFixture(t *testing.T) {
 	requireFixtureBuild(t)
-	key := bootstraptest.NewKey(t)
+	key := pgptest.NewKey(t)
 	mirror := t.TempDir()
 	osRelease := "ID=gentoo\n"
 	ping := bootstraptest.Entry{Name: "usr/bin/ping", Body: "#!/bin/sh\n", Mode: 0o755, Xattr: map[string]string{"security.capability": pingCap}}
@@ -146,7 +147,7 @@ func TestBuildGentooFixture(t *testing.T) {
 // file, and leave neither output nor scratch tree.
 func TestBuildGentooRefuses(t *testing.T) {
 	requireFixtureBuild(t)
-	key := bootstraptest.NewKey(t)
+	key := pgptest.NewKey(t)
 	root := fixtureRoot(t, "emerge", "ID=gentoo\n")
 	recipe := shippedRecipe(t, "gentoo.yaml", "gentoo-release.asc", key)
 	for _, tc := range []struct {
@@ -157,7 +158,7 @@ func TestBuildGentooRefuses(t *testing.T) {
 		{"tampered stage3", func(dir string, g bootstraptest.Gentoo) { bootstraptest.Tamper(t, dir, g.Stage3) },
 			[]string{"stage3-amd64-systemd-", "SHA512", "checksum mismatch"}},
 		{"bad signature", func(dir string, g bootstraptest.Gentoo) {
-			bootstraptest.Resign(t, dir, g.Digests, bootstraptest.NewKey(t), g.DigestsText)
+			bootstraptest.Resign(t, dir, g.Digests, pgptest.NewKey(t), g.DigestsText)
 		}, []string{".DIGESTS", "bad OpenPGP signature"}},
 		{"missing DIGESTS entry", func(dir string, g bootstraptest.Gentoo) {
 			bootstraptest.Resign(t, dir, g.Digests, key, strings.ReplaceAll(g.DigestsText, "# SHA512", "# SHA256"))

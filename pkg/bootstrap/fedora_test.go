@@ -11,6 +11,7 @@ import (
 	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
 	"github.com/colinux-ng/colinux/pkg/pgpverify"
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
 const fedoraRecipe = `image: {name: f, distribution: fedora, release: "42"}
@@ -20,7 +21,7 @@ packages: {install: [systemd, systemd-networkd], remove: [sudo]}
 
 // fedoraMirror writes and serves a Fedora 42 tree whose root has a
 // recording dnf.
-func fedoraMirror(t *testing.T, key *bootstraptest.Key) (string, string, bootstraptest.Fedora) {
+func fedoraMirror(t *testing.T, key *pgptest.Key) (string, string, bootstraptest.Fedora) {
 	t.Helper()
 	dir := t.TempDir()
 	root := bootstraptest.Root(t, []string{"usr/bin/dnf"}, bootstraptest.Entry{Name: "etc/os-release", Body: "ID=fedora\nVERSION_ID=42\n", Mode: 0o644})
@@ -30,7 +31,7 @@ func fedoraMirror(t *testing.T, key *bootstraptest.Key) (string, string, bootstr
 
 func TestFedoraBootstrap(t *testing.T) {
 	requireRoot(t)
-	key := bootstraptest.NewKey(t)
+	key := pgptest.NewKey(t)
 	_, url, fx := fedoraMirror(t, key)
 	target, res, err := bootstrapInto(t, fixtureRecipe(t, key, fedoraRecipe), url)
 	if err != nil {
@@ -58,7 +59,7 @@ func TestFedoraBootstrap(t *testing.T) {
 // unpacked, with an error naming the file.
 func TestFedoraRefuses(t *testing.T) {
 	requireRoot(t)
-	key := bootstraptest.NewKey(t)
+	key := pgptest.NewKey(t)
 	for _, tc := range []struct {
 		name  string
 		spoil func(dir string, fx bootstraptest.Fedora)
@@ -67,7 +68,7 @@ func TestFedoraRefuses(t *testing.T) {
 	}{
 		{"tampered image", func(dir string, fx bootstraptest.Fedora) { bootstraptest.Tamper(t, dir, fx.Images+fx.Image) }, archive.ErrChecksum, ".oci.tar.xz"},
 		{"bad signature", func(dir string, fx bootstraptest.Fedora) {
-			bootstraptest.Resign(t, dir, fx.Images+fx.Checksum, bootstraptest.NewKey(t), fx.Listed)
+			bootstraptest.Resign(t, dir, fx.Images+fx.Checksum, pgptest.NewKey(t), fx.Listed)
 		}, pgpverify.ErrSignature, "-CHECKSUM"},
 		{"no entry", func(dir string, fx bootstraptest.Fedora) {
 			bootstraptest.Resign(t, dir, fx.Images+fx.Checksum, key, strings.ReplaceAll(fx.Listed, "Container-Base-Generic", "Container-Toolbox"))
@@ -94,7 +95,7 @@ func TestFedoraRefuses(t *testing.T) {
 func TestFedoraNoMirror(t *testing.T) {
 	requireRoot(t)
 	t.Setenv(FedoraMirrorEnv, "")
-	_, _, err := bootstrapInto(t, fixtureRecipe(t, bootstraptest.NewKey(t), fedoraRecipe), "")
+	_, _, err := bootstrapInto(t, fixtureRecipe(t, pgptest.NewKey(t), fedoraRecipe), "")
 	if !errors.Is(err, ErrNoMirror) || !strings.Contains(err.Error(), FedoraMirrorEnv) {
 		t.Errorf("got %v", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 	"github.com/colinux-ng/colinux/pkg/recipe"
 )
 
@@ -24,7 +24,7 @@ func requireRoot(t *testing.T) {
 
 // fixtureRecipe parses a recipe written beside keys/test.asc, the public
 // half of key.
-func fixtureRecipe(t *testing.T, key *bootstraptest.Key, text string) *recipe.Recipe {
+func fixtureRecipe(t *testing.T, key *pgptest.Key, text string) *recipe.Recipe {
 	t.Helper()
 	dir := t.TempDir()
 	key.WritePublic(t, filepath.Join(dir, "keys", "test.asc"))

@@ -10,6 +10,7 @@ import (
 	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
 	"github.com/colinux-ng/colinux/pkg/pgpverify"
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
 const gentooRecipe = `image: {name: g, distribution: gentoo}
@@ -19,7 +20,7 @@ packages: {install: [app-editors/nano, net-misc/openssh], remove: [sys-apps/man-
 
 // gentooMirror writes and serves an amd64 systemd tree whose stage3 has a
 // recording emerge and a file capability-like xattr on busybox.
-func gentooMirror(t *testing.T, key *bootstraptest.Key) (string, string, bootstraptest.Gentoo) {
+func gentooMirror(t *testing.T, key *pgptest.Key) (string, string, bootstraptest.Gentoo) {
 	t.Helper()
 	dir := t.TempDir()
 	root := bootstraptest.Root(t, []string{"usr/bin/emerge"},
@@ -31,7 +32,7 @@ func gentooMirror(t *testing.T, key *bootstraptest.Key) (string, string, bootstr
 
 func TestGentooBootstrap(t *testing.T) {
 	requireRoot(t)
-	key := bootstraptest.NewKey(t)
+	key := pgptest.NewKey(t)
 	_, url, fx := gentooMirror(t, key)
 	target, res, err := bootstrapInto(t, fixtureRecipe(t, key, gentooRecipe), url)
 	if err != nil {
@@ -58,7 +59,7 @@ func TestGentooBootstrap(t *testing.T) {
 // emerge does not run.
 func TestGentooNoPackages(t *testing.T) {
 	requireRoot(t)
-	key := bootstraptest.NewKey(t)
+	key := pgptest.NewKey(t)
 	dir, url, fx := gentooMirror(t, key)
 	bootstraptest.Tamper(t, dir, fx.Snapshot) // would fail if fetched
 	text := strings.Split(gentooRecipe, "packages:")[0]
@@ -76,7 +77,7 @@ func TestGentooNoPackages(t *testing.T) {
 // unpacked.
 func TestGentooRefuses(t *testing.T) {
 	requireRoot(t)
-	key, stranger := bootstraptest.NewKey(t), bootstraptest.NewKey(t)
+	key, stranger := pgptest.NewKey(t), pgptest.NewKey(t)
 	for _, tc := range []struct {
 		name  string
 		spoil func(dir string, fx bootstraptest.Gentoo)

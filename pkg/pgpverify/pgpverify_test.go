@@ -10,37 +10,14 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
-func newKey(t *testing.T) *openpgp.Entity {
-	t.Helper()
-	e, err := openpgp.NewEntity("pgpverify test", "", "test@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func clearsignText(t *testing.T, e *openpgp.Entity, text string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := clearsign.Encode(&buf, e.PrivateKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte(text))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func TestClearsigned(t *testing.T) {
-	key, other := newKey(t), newKey(t)
-	ring := openpgp.EntityList{key}
-	good := clearsignText(t, key, "SHA256 (a) = 00\n")
+	key, other := pgptest.NewKey(t), pgptest.NewKey(t)
+	ring := openpgp.EntityList{key.Entity}
+	good := key.Clearsign(t, "SHA256 (a) = 00\n")
 	text, signer, err := Clearsigned(good, ring, "CHECKSUM")
 	if err != nil || string(text) != "SHA256 (a) = 00\n" || len(signer) != 40 {
 		t.Fatalf("good: %q %q %v", text, signer, err)
@@ -48,7 +25,7 @@ func TestClearsigned(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"tampered":  bytes.Replace(good, []byte("= 00"), []byte("= 01"), 1),
 		"unsigned":  []byte("SHA256 (a) = 00\n"),
-		"other key": clearsignText(t, other, "SHA256 (a) = 00\n"),
+		"other key": other.Clearsign(t, "SHA256 (a) = 00\n"),
 	} {
 		_, _, err := Clearsigned(data, ring, "CHECKSUM")
 		if !errors.Is(err, ErrSignature) || !strings.HasPrefix(err.Error(), "CHECKSUM: ") {
@@ -58,17 +35,14 @@ func TestClearsigned(t *testing.T) {
 }
 
 func TestDetached(t *testing.T) {
-	key := newKey(t)
-	ring := openpgp.EntityList{key}
+	key := pgptest.NewKey(t)
+	ring := openpgp.EntityList{key.Entity}
 	msg := []byte("portage snapshot")
-	var armored, binary bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&armored, key, bytes.NewReader(msg), nil); err != nil {
+	var binary bytes.Buffer
+	if err := openpgp.DetachSign(&binary, key.Entity, bytes.NewReader(msg), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := openpgp.DetachSign(&binary, key, bytes.NewReader(msg), nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, sig := range [][]byte{armored.Bytes(), binary.Bytes()} {
+	for _, sig := range [][]byte{key.DetachSign(t, msg), binary.Bytes()} {
 		if _, err := Detached(bytes.NewReader(msg), sig, ring, "snap"); err != nil {
 			t.Errorf("good: %v", err)
 		}
@@ -81,7 +55,7 @@ func TestDetached(t *testing.T) {
 func TestLoadKeyring(t *testing.T) {
 	dir := t.TempDir()
 	var buf bytes.Buffer
-	if err := newKey(t).Serialize(&buf); err != nil {
+	if err := pgptest.NewKey(t).Entity.Serialize(&buf); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "k.gpg")

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
 // Fedora is a Fedora-like release tree written by WriteFedora; paths are
@@ -21,7 +23,7 @@ type Fedora struct {
 // layer holding root) and its CHECKSUM, clearsigned with key. The
 // CHECKSUM also lists a Minimal image, as Fedora's does, which the source
 // must not pick.
-func WriteFedora(t testing.TB, dir string, key *Key, release string, root []Entry) Fedora {
+func WriteFedora(t testing.TB, dir string, key *pgptest.Key, release string, root []Entry) Fedora {
 	t.Helper()
 	f := Fedora{Release: release, Images: "releases/" + release + "/Container/x86_64/images/"}
 	f.Image = fmt.Sprintf("Fedora-Container-Base-Generic-%s-1.1.x86_64.oci.tar.xz", release)

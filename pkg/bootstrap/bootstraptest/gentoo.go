@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/blake2b"
+
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
 // GentooStamp names the fixture's stage3 build.
@@ -24,7 +26,7 @@ type Gentoo struct {
 // latest-stage3 pointer, stage3 tar.xz of root, clearsigned DIGESTS with
 // BLAKE2B and SHA512 sections as Gentoo's are) and a portage snapshot with
 // its detached signature, all signed with key.
-func WriteGentoo(t testing.TB, dir string, key *Key, flavor string, root []Entry) Gentoo {
+func WriteGentoo(t testing.TB, dir string, key *pgptest.Key, flavor string, root []Entry) Gentoo {
 	t.Helper()
 	builds := "releases/amd64/autobuilds/"
 	name := fmt.Sprintf("stage3-amd64-%s-%s.tar.xz", flavor, GentooStamp)

@@ -1,3 +1,8 @@
+// Package bootstraptest builds fixture mirrors for the Fedora and Gentoo
+// sources at test time: release trees with the real file names, formats
+// and signature types (clearsigned CHECKSUM, pointer and DIGESTS files, a
+// detached snapshot signature) made with a key generated for the test
+// (pgptest), around a tiny busybox root, served on 127.0.0.1.
 package bootstraptest
 
 import (
@@ -6,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
 // Serve serves dir over HTTP on 127.0.0.1 (directory listings included,
@@ -37,7 +44,14 @@ func Tamper(t testing.TB, dir, rel string) {
 
 // Resign replaces the clearsigned file at rel below dir with text signed
 // by key (another key makes a bad signature; other text a stale list).
-func Resign(t testing.TB, dir, rel string, key *Key, text string) {
+func Resign(t testing.TB, dir, rel string, key *pgptest.Key, text string) {
 	t.Helper()
 	write(t, dir, rel, key.Clearsign(t, text))
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

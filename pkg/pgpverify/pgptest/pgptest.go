@@ -1,9 +1,6 @@
-// Package bootstraptest builds fixture mirrors for the Fedora and Gentoo
-// sources at test time: release trees with the real file names, formats
-// and signature types (clearsigned CHECKSUM, pointer and DIGESTS files, a
-// detached snapshot signature) made with a key generated for the test,
-// around a tiny busybox root, served on 127.0.0.1.
-package bootstraptest
+// Package pgptest makes OpenPGP signing keys for tests and signs with them
+// the way distributions sign their release metadata.
+package pgptest
 
 import (
 	"bytes"
@@ -25,7 +22,7 @@ type Key struct {
 // NewKey generates an Ed25519 key (fast, and a type real keys also use).
 func NewKey(t testing.TB) *Key {
 	t.Helper()
-	e, err := openpgp.NewEntity("coimage fixture", "", "fixture@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	e, err := openpgp.NewEntity("coimage test", "", "test@example.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	must(t, err)
 	return &Key{Entity: e}
 }
