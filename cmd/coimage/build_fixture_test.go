@@ -103,14 +103,14 @@ func TestBuildFedoraFixture(t *testing.T) {
 	requireFixtureBuild(t)
 	key := pgptest.NewKey(t)
 	mirror := t.TempDir()
-	osRelease := "ID=fedora\nVERSION_ID=43\n"
-	fx := bootstraptest.WriteFedora(t, mirror, key, "43", fixtureRoot(t, "dnf", osRelease))
+	osRelease := "ID=fedora\nVERSION_ID=44\n"
+	fx := bootstraptest.WriteFedora(t, mirror, key, "44", fixtureRoot(t, "dnf", osRelease))
 	recipe := shippedRecipe(t, "fedora.yaml", "fedora.gpg", key)
 	out, m := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror))
-	img := filepath.Join(out, "fedora-43.img")
+	img := filepath.Join(out, "fedora-44.img")
 	checkFixtureImage(t, img, osRelease,
 		"dnf -y install systemd systemd-networkd systemd-resolved util-linux shadow-utils iproute iputils\n"+enabled+"dnf -y clean all\n")
-	if len(m.Packages) != 1 || m.Packages[0].Name != fx.Image || m.Distribution != "fedora" || m.Release != "43" {
+	if len(m.Packages) != 1 || m.Packages[0].Name != fx.Image || m.Distribution != "fedora" || m.Release != "44" {
 		t.Errorf("manifest %+v", m)
 	}
 	bootHostname(t, img)
