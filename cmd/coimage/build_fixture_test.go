@@ -113,6 +113,9 @@ func TestBuildFedoraFixture(t *testing.T) {
 	if len(m.Packages) != 1 || m.Packages[0].Name != fx.Image || m.Distribution != "fedora" || m.Release != "44" {
 		t.Errorf("manifest %+v", m)
 	}
+	if _, again := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror)); again.Image.SHA256 != m.Image.SHA256 {
+		t.Errorf("two builds differ: %s and %s", m.Image.SHA256, again.Image.SHA256)
+	}
 	bootHostname(t, img)
 }
 
