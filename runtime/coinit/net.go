@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -58,8 +59,34 @@ func configureNetwork(ifaces []string) (mounts []string) {
 	for _, s := range dns {
 		fmt.Fprintf(&b, "nameserver %s\n", s)
 	}
+	return showResolvConf(b.String())
+}
+
+// showResolvConf puts the DNS servers where the image's /etc/resolv.conf
+// leads, without writing to the image: over the file itself, or — when
+// it links into /run, as with systemd-resolved — into a fresh tmpfs on
+// /run, which an init system would have mounted anyway. It returns the
+// mount it made.
+func showResolvConf(content string) []string {
 	target := newRoot + "/etc/resolv.conf"
-	if err := os.WriteFile(resolvConf, []byte(b.String()), 0o644); err != nil {
+	if link, err := os.Readlink(target); err == nil {
+		if !path.IsAbs(link) {
+			link = path.Join("/etc", link)
+		}
+		if run := newRoot + "/run"; strings.HasPrefix(path.Clean(link), "/run/") {
+			if err := unix.Mount("tmpfs", run, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+				fmt.Fprintf(os.Stderr, "coinit: /run for %s: %v\n", link, err)
+				return nil
+			}
+			file := newRoot + path.Clean(link)
+			os.MkdirAll(path.Dir(file), 0o755)
+			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+				fmt.Fprintf(os.Stderr, "coinit: %v\n", err)
+			}
+			return []string{run}
+		}
+	}
+	if err := os.WriteFile(resolvConf, []byte(content), 0o644); err != nil {
 		return nil
 	}
 	if err := unix.Mount(resolvConf, target, "", unix.MS_BIND, ""); err != nil {
