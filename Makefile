@@ -26,11 +26,13 @@ fuzz:
 	  done; \
 	done
 
-# bench/build.sh runs as root (coimage build and mmdebstrap both do).
+# bench/build.sh, the systemd part of bench/boot.sh and bench/net.sh (TAP)
+# run as root.
 bench: build
 	bash bench/convert.sh
 	bash bench/build.sh
 	bash bench/boot.sh
+	bash bench/net.sh
 
 demo: build
 	bash scripts/demo.sh
