@@ -43,18 +43,9 @@ func requireBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds an image: skipped with -short")
 	}
-	need := func(ok bool, why string) {
-		if ok {
-			return
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	need(os.Geteuid() == 0, "coimage build needs root")
+	testutil.Require(t, os.Geteuid() == 0, "coimage build needs root")
 	_, err := archive.MirrorFrom("")
-	need(err == nil, "no Debian mirror configured")
+	testutil.Require(t, err == nil, "no Debian mirror configured")
 	for _, tool := range []string{"mke2fs", "debugfs", "dumpe2fs", "e2fsck"} {
 		testutil.RequireTool(t, tool)
 	}

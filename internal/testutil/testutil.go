@@ -22,11 +22,22 @@ func RequireTool(t testing.TB, name string) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI but not installed", name)
-	}
-	t.Skipf("%s not installed", name)
+	Require(t, false, name+" is not installed")
 	return ""
+}
+
+// Require states a precondition of a test (root, a reachable mirror, a
+// tool). When it does not hold the test fails under CI=true, where CI must
+// provide it, and is skipped with the reason otherwise.
+func Require(t testing.TB, ok bool, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required under CI: %s", why)
+	}
+	t.Skip(why)
 }
 
 func isExecutable(path string) bool {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/colinux-ng/colinux/internal/testutil"
 	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 	"github.com/colinux-ng/colinux/pkg/recipe"
 )
@@ -14,12 +15,7 @@ import (
 // root to run the package manager.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("bootstrap tests need root under CI")
-		}
-		t.Skip("bootstrap tests need root")
-	}
+	testutil.Require(t, os.Geteuid() == 0, "bootstrap tests need root")
 }
 
 // fixtureRecipe parses a recipe written beside keys/test.asc, the public
