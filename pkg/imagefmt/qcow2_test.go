@@ -216,11 +216,12 @@ func TestQCOW2Malformed(t *testing.T) {
 	})
 
 	t.Run("encrypted", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "enc.qcow2")
-		qemuImg(t, "create", "-q", "-f", "qcow2", "--object", "secret,id=s0,data=hunter2",
-			"-o", "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10", path, "1M")
+		// crypt_method 2 is LUKS. Patched rather than made by qemu-img:
+		// its LUKS key-derivation benchmark fails on some CI machines.
+		path := convertQCOW2(t, src)
+		patch(t, path, 32, []byte{0, 0, 0, 2})
 		_, err := Open(path, Options{})
-		checkErr(t, err, ErrUnsupported, path, "encrypted")
+		checkErr(t, err, ErrUnsupported, path, "encrypted image (method 2)")
 	})
 }
 
