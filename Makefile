@@ -7,7 +7,9 @@ FUZZTIME ?= 10s
 
 .PHONY: build test bench lint fuzz demo clean
 
+# coinit is built first: corun embeds it (runtime/initramfs).
 build:
+	$(GO) generate ./runtime/initramfs
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 test: lint build

@@ -1,9 +1,5 @@
 // Command corun boots cobd images on the cooperative monitor (User-mode
 // Linux), with coLinux's key=value configuration.
-//
-// The same executable is the guest's /init: started by the guest kernel
-// as PID 1 inside the initramfs, it runs coinit instead (see
-// runtime/coinit for why).
 package main
 
 import (
@@ -15,8 +11,6 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/colinux-ng/colinux/runtime/coinit"
 )
 
 // exitError ends corun with a status: the guest command's, or
@@ -37,9 +31,6 @@ func (e *exitError) Error() string {
 const exitFailure = 125
 
 func main() {
-	if coinit.IsInit() {
-		coinit.Main()
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := &cli.App{

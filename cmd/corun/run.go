@@ -249,11 +249,7 @@ func machine(ctx context.Context, c *cli.Context, cfg *config.Config, command []
 	}
 	m.Kernel, m.KernelVersion, m.Modules = k.Path, k.Release, k.Modules
 	if m.Initrd == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		if m.Initramfs, err = initramfs.Cached(cache.Dir, exe); err != nil {
+		if m.Initramfs, err = initramfs.Cached(cache.Dir); err != nil {
 			return nil, err
 		}
 	}

@@ -14,20 +14,10 @@ import (
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/pkg/cobd"
-	"github.com/colinux-ng/colinux/runtime/coinit"
 	"github.com/colinux-ng/colinux/runtime/initramfs"
 )
 
-// The test binary is the guest's /init too.
-func TestMain(m *testing.M) {
-	if coinit.IsInit() {
-		coinit.Main()
-	}
-	os.Exit(m.Run())
-}
-
-// boot runs m to the end with the installed kernel and this test binary
-// as coinit, returning the result and the console output.
+// boot runs m to the end with the installed kernel and the embedded coinit, returning the result and the console output.
 func boot(t *testing.T, m *driver.Machine) (driver.Result, string, error) {
 	t.Helper()
 	return bootWith(t, m, "")
@@ -40,13 +30,10 @@ func bootWith(t *testing.T, m *driver.Machine, kernel string) (driver.Result, st
 	if kernel != "" {
 		k.Path = kernel
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cache := filepath.Join(os.TempDir(), "corun-uml-test")
 	m.Kernel, m.KernelVersion, m.Modules = k.Path, k.Version, k.Modules
-	m.Initramfs, err = initramfs.Cached(cache, exe)
+	var err error
+	m.Initramfs, err = initramfs.Cached(cache)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,20 +3,15 @@
 // the image's init — or runs one command, reports its exit status to corun
 // and powers the guest off.
 //
-// coinit is not a separate program: the corun executable is copied into
-// the initramfs as /init and, started by the kernel as PID 1, takes this
-// path instead of its command line (busybox-style multicall). That needs
-// no build step and no prebuilt binary in git, and corun and coinit can
-// never be out of step, as the host encodes Config and the guest decodes
-// it with the same code. The cost — a larger initramfs — is paid once,
-// as runtime/initramfs caches the archive per executable.
+// The program is runtime/coinit/cmd/coinit, embedded into corun (see
+// runtime/initramfs); the host encodes Config and the guest decodes it
+// with this one package.
 package coinit
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -68,12 +63,6 @@ func decodeConfig(s string) (Config, error) {
 		return c, fmt.Errorf("%s= names no root device", Param)
 	}
 	return c, nil
-}
-
-// IsInit reports whether this process was started by the kernel as the
-// initramfs's /init, and so must run Main instead of corun's commands.
-func IsInit() bool {
-	return os.Getpid() == 1 && len(os.Args) > 0 && os.Args[0] == "/init"
 }
 
 // The status channel is the guest's second console line (con1), which the

@@ -17,10 +17,9 @@ type cpioWriter struct {
 
 // Mode bits of the cpio header, as in <sys/stat.h>.
 const (
-	modeDir  = 0o040000
-	modeReg  = 0o100000
-	modeLink = 0o120000
-	modeChr  = 0o020000
+	modeDir = 0o040000
+	modeReg = 0o100000
+	modeChr = 0o020000
 )
 
 // entry writes one header, name and body. The kernel needs nothing but
@@ -62,10 +61,6 @@ func (c *cpioWriter) dir(name string) { c.entry(name, modeDir|0o755, nil, 0, 0) 
 
 func (c *cpioWriter) file(name string, perm fs.FileMode, body []byte) {
 	c.entry(name, modeReg|uint32(perm.Perm()), body, 0, 0)
-}
-
-func (c *cpioWriter) symlink(name, target string) {
-	c.entry(name, modeLink|0o777, []byte(target), 0, 0)
 }
 
 func (c *cpioWriter) charDev(name string, major, minor uint32) {

@@ -1,0 +1,68 @@
+package initramfs
+
+import (
+	"bytes"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/colinux-ng/colinux/internal/testutil"
+)
+
+// TestArchiveUnpacks has busybox's cpio, an independent reader of the
+// newc format, list and extract the cached archive.
+func TestArchiveUnpacks(t *testing.T) {
+	busybox := testutil.RequireTool(t, "busybox")
+	cache := t.TempDir()
+	path, err := Cached(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(busybox, "cpio", "-i", "-d", "-v", "-F", path)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("busybox cpio: %v\n%s", err, out)
+	}
+	for _, name := range []string{"dev", "proc", "sys", "newroot", "dev/console", "init"} {
+		if !bytes.Contains(out, []byte(name+"\n")) {
+			t.Errorf("archive lacks %s; cpio listed:\n%s", name, out)
+		}
+	}
+	want, err := Coinit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "init"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("extracted init differs from the embedded coinit (%v)", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "init")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("init mode: %v, %v", fi.Mode(), err)
+	}
+	again, err := Cached(cache)
+	if err != nil || again != path {
+		t.Fatalf("second Cached = %s, %v; want %s", again, err, path)
+	}
+}
+
+// TestCoinitStatic: the embedded coinit needs no interpreter or shared
+// libraries in the archive.
+func TestCoinitStatic(t *testing.T) {
+	b, err := Coinit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("embedded coinit: %v", err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("embedded coinit is dynamically linked")
+		}
+	}
+}
