@@ -26,6 +26,7 @@ type Machine struct {
 	MemoryMiB     int
 	Root          string // guest root device
 	ReadOnly      bool   // mount the root read-only
+	SysfsReadOnly bool   // mount /sys read-only (see config.Config)
 	Disks         []config.Disk
 	Shares        []config.Share
 	NICs          []config.NIC

@@ -212,7 +212,7 @@ func launch(c *cli.Context, settings, command []string, rep reporter, serve func
 // resolved, images checked, initramfs ready.
 func machine(ctx context.Context, c *cli.Context, cfg *config.Config, command []string) (*driver.Machine, error) {
 	m := &driver.Machine{
-		Initrd: cfg.Initrd, MemoryMiB: cfg.MemoryMiB, Root: cfg.Root, ReadOnly: cfg.ReadOnly,
+		Initrd: cfg.Initrd, MemoryMiB: cfg.MemoryMiB, Root: cfg.Root, ReadOnly: cfg.ReadOnly, SysfsReadOnly: cfg.SysfsReadOnly,
 		Disks: cfg.Disks, Shares: cfg.Shares, NICs: cfg.NICs, DNS: c.String("dns"), KernelArgs: cfg.KernelArgs,
 		Snapshot: c.Bool("snapshot"), Command: command,
 	}

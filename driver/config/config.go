@@ -33,15 +33,19 @@ type Share struct {
 
 // Config is the result of reading every source.
 type Config struct {
-	Kernel     string // guest kernel binary; "" means the cached runtime kernel
-	Initrd     string // an initrd of the user's own instead of coinit
-	Root       string // guest root device; cobd.RootDevice by default
-	MemoryMiB  int    // 0 means the default
-	ReadOnly   bool   // mount the root read-only ("ro")
-	Disks      []Disk
-	Shares     []Share
-	NICs       []NIC
-	KernelArgs []string
+	Kernel    string // guest kernel binary; "" means the cached runtime kernel
+	Initrd    string // an initrd of the user's own instead of coinit
+	Root      string // guest root device; cobd.RootDevice by default
+	MemoryMiB int    // 0 means the default
+	ReadOnly  bool   // mount the root read-only ("ro")
+	// SysfsReadOnly mounts the guest's /sys read-only ("sysfs=ro"). systemd
+	// then boots as in a container: no udev, no device units. Under UML
+	// nothing is hot-plugged, and udev's coldplug is seconds of boot.
+	SysfsReadOnly bool
+	Disks         []Disk
+	Shares        []Share
+	NICs          []NIC
+	KernelArgs    []string
 	// Warnings name settings that are accepted but have no effect.
 	Warnings []string
 }

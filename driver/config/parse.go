@@ -151,7 +151,7 @@ func known(key string, hasValue bool) bool {
 		return key == "ro" || key == "rw"
 	}
 	switch key {
-	case "kernel", "initrd", "root", "mem", "cocon":
+	case "kernel", "initrd", "root", "mem", "cocon", "sysfs":
 		return true
 	}
 	return indexed.MatchString(key)
@@ -185,6 +185,11 @@ func (b *builder) apply(s setting, key, value string) error {
 			return s.errorf("%v", err)
 		}
 		b.cfg.MemoryMiB = mib
+	case "sysfs":
+		if value != "ro" && value != "rw" {
+			return s.errorf("sysfs wants ro or rw")
+		}
+		b.cfg.SysfsReadOnly = value == "ro"
 	case "cocon":
 		b.warn(key, "console size is the terminal's own; ignored")
 	}

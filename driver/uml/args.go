@@ -82,7 +82,7 @@ func args(m *driver.Machine, dir, umid string) []string {
 }
 
 func coinitConfig(m *driver.Machine) coinit.Config {
-	c := coinit.Config{Root: m.Root, ReadOnly: m.ReadOnly, Command: m.Command}
+	c := coinit.Config{Root: m.Root, ReadOnly: m.ReadOnly, SysfsReadOnly: m.SysfsReadOnly, Command: m.Command}
 	for _, nic := range m.NICs {
 		if nic.Mode == config.Slirp && len(m.Command) > 0 {
 			c.DHCP = append(c.DHCP, fmt.Sprintf("eth%d", nic.Index))

@@ -92,6 +92,26 @@ func TestReadOnlyDisk(t *testing.T) {
 	}
 }
 
+// TestSysfsMode: sysfs=ro gives the guest a read-only /sys (systemd then
+// runs without udev); by default it is writable.
+func TestSysfsMode(t *testing.T) {
+	t.Parallel()
+	img := umltest.Image(t, t.TempDir(), nil)
+	for _, ro := range []bool{false, true} {
+		res, out, err := boot(t, &driver.Machine{
+			Disks:         []config.Disk{{Index: 0, Path: img, ReadOnly: true}},
+			SysfsReadOnly: ro,
+			Command:       []string{"sh", "-c", "grep '^sysfs /sys ' /proc/mounts"},
+		})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("ro=%v: %+v %v %q", ro, res, err, out)
+		}
+		if got := strings.Contains(out, " ro,"); got != ro {
+			t.Errorf("ro=%v: /sys mounted as %q", ro, out)
+		}
+	}
+}
+
 func TestSnapshotLeavesImage(t *testing.T) {
 	t.Parallel()
 	img := umltest.Image(t, t.TempDir(), nil)

@@ -30,6 +30,7 @@ type Config struct {
 	Root          string   `json:"root"`             // root block device
 	FSType        string   `json:"fstype,omitempty"` // "" tries the common ones
 	ReadOnly      bool     `json:"ro,omitempty"`
+	SysfsReadOnly bool     `json:"sysro,omitempty"`
 	Modules       string   `json:"modules,omitempty"` // hostfs path of the modules tree
 	KernelVersion string   `json:"kver,omitempty"`
 	Shares        []Share  `json:"shares,omitempty"`

@@ -33,7 +33,7 @@ func Main() {
 // error when the guest cannot start.
 func run() (*os.File, error) {
 	for _, m := range []struct{ fstype, target string }{
-		{"devtmpfs", "/dev"}, {"proc", "/proc"}, {"sysfs", "/sys"},
+		{"devtmpfs", "/dev"}, {"proc", "/proc"},
 	} {
 		if err := unix.Mount(m.fstype, m.target, m.fstype, 0, ""); err != nil {
 			return nil, fmt.Errorf("mount %s: %w", m.target, err)
@@ -50,6 +50,13 @@ func run() (*os.File, error) {
 	cfg, err := decodeConfig(os.Getenv(Param))
 	if err != nil {
 		return status, err
+	}
+	var sysFlags uintptr
+	if cfg.SysfsReadOnly {
+		sysFlags = unix.MS_RDONLY
+	}
+	if err := unix.Mount("sysfs", "/sys", "sysfs", sysFlags, ""); err != nil {
+		return status, fmt.Errorf("mount /sys: %w", err)
 	}
 	if err := mountRoot(cfg); err != nil {
 		return status, err
