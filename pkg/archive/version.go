@@ -64,7 +64,9 @@ func versionChar(r rune) bool {
 
 func (v Version) String() string {
 	s := v.Upstream
-	if v.Epoch > 0 {
+	// An upstream version may hold a colon only after an epoch, so "0:"
+	// stays when it does.
+	if v.Epoch > 0 || strings.Contains(v.Upstream, ":") {
 		s = strconv.FormatUint(uint64(v.Epoch), 10) + ":" + s
 	}
 	if v.Revision != "" {
