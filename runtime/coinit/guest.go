@@ -32,10 +32,19 @@ func Main() {
 // run returns the status channel (nil if it could not be opened) and an
 // error when the guest cannot start.
 func run() (*os.File, error) {
-	for _, m := range []struct{ fstype, target string }{
-		{"devtmpfs", "/dev"}, {"proc", "/proc"},
+	// A bad configuration is reported once the status channel is open.
+	cfg, cfgErr := decodeConfig(os.Getenv(Param))
+	var sysFlags uintptr
+	if cfg.SysfsReadOnly {
+		sysFlags = unix.MS_RDONLY
+	}
+	for _, m := range []struct {
+		fstype, target string
+		flags          uintptr
+	}{
+		{"devtmpfs", "/dev", 0}, {"proc", "/proc", 0}, {"sysfs", "/sys", sysFlags},
 	} {
-		if err := unix.Mount(m.fstype, m.target, m.fstype, 0, ""); err != nil {
+		if err := unix.Mount(m.fstype, m.target, m.fstype, m.flags, ""); err != nil {
 			return nil, fmt.Errorf("mount %s: %w", m.target, err)
 		}
 	}
@@ -47,16 +56,8 @@ func run() (*os.File, error) {
 	}
 	report(status, statusUp)
 	renameNICs()
-	cfg, err := decodeConfig(os.Getenv(Param))
-	if err != nil {
-		return status, err
-	}
-	var sysFlags uintptr
-	if cfg.SysfsReadOnly {
-		sysFlags = unix.MS_RDONLY
-	}
-	if err := unix.Mount("sysfs", "/sys", "sysfs", sysFlags, ""); err != nil {
-		return status, fmt.Errorf("mount /sys: %w", err)
+	if cfgErr != nil {
+		return status, cfgErr
 	}
 	if err := mountRoot(cfg); err != nil {
 		return status, err
