@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,7 +58,7 @@ func ExtractTar(ctx context.Context, tr *tar.Reader, dest, name string, opt Extr
 		return nil, fmt.Errorf("extract %s: %w", name, err)
 	}
 	defer root.Close()
-	x := &extractor{root: root, priv: os.Geteuid() == 0 && !opt.Unprivileged}
+	x := &extractor{root: root, priv: os.Geteuid() == 0 && !opt.Unprivileged, made: map[string]bool{}}
 	var entries []Entry
 	for {
 		if err := ctx.Err(); err != nil {
@@ -116,7 +117,8 @@ func safeName(name string) (string, error) {
 type extractor struct {
 	root *os.Root
 	priv bool
-	dirs []dirMeta // applied last: children change mtimes, modes may forbid writes
+	dirs []dirMeta       // applied last: children change mtimes, modes may forbid writes
+	made map[string]bool // directories known to exist: entries never remove one
 }
 
 type dirMeta struct {
@@ -131,8 +133,11 @@ func (x *extractor) entry(name string, h *tar.Header, body io.Reader) error {
 	if name == "." {
 		return fmt.Errorf("non-directory at the root: %w", ErrFormat)
 	}
-	if err := x.root.MkdirAll(path.Dir(name), 0o755); err != nil {
-		return err
+	if parent := path.Dir(name); !x.made[parent] {
+		if err := x.root.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		x.made[parent] = true
 	}
 	if err := x.clear(name); err != nil {
 		return err
@@ -144,13 +149,13 @@ func (x *extractor) entry(name string, h *tar.Header, body io.Reader) error {
 			return err
 		}
 		_, err = io.Copy(f, body)
+		if err == nil {
+			err = x.fileMeta(f, h)
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		if err != nil {
-			return err
-		}
-		return x.meta(name, h)
+		return err
 	case tar.TypeLink:
 		target, err := safeName(h.Linkname)
 		if err != nil {
@@ -228,33 +233,71 @@ func (x *extractor) clear(name string) error {
 	return x.root.Remove(name)
 }
 
-// meta applies owner, mode and mtime to a non-symlink. chown comes first:
-// it clears set-id bits.
+// meta applies owner, mode, extended attributes and mtime to a
+// non-symlink. chown comes first: it clears set-id bits; chmod comes
+// before the attributes: it would clear a security.capability set earlier.
 func (x *extractor) meta(name string, h *tar.Header) error {
 	if x.priv {
 		if err := x.root.Lchown(name, h.Uid, h.Gid); err != nil {
 			return err
 		}
 	}
-	if err := x.root.Chmod(name, h.FileInfo().Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+	if err := x.root.Chmod(name, mode(h)); err != nil {
 		return err
 	}
-	if err := x.xattrs(name, h); err != nil {
+	err := x.xattrs(h, func(attr string, v []byte) error {
+		return x.inParent(name, func(dirfd int, base string) error {
+			return unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, base), attr, v, 0)
+		})
+	})
+	if err != nil {
 		return err
 	}
 	return x.root.Chtimes(name, h.ModTime, h.ModTime)
+}
+
+// fileMeta is meta for a regular file just written, through its
+// descriptor: the most common entry skips four path walks in the root.
+func (x *extractor) fileMeta(f *os.File, h *tar.Header) error {
+	if x.priv {
+		if err := f.Chown(h.Uid, h.Gid); err != nil {
+			return err
+		}
+	}
+	if err := f.Chmod(mode(h)); err != nil {
+		return err
+	}
+	fd := int(f.Fd())
+	if err := x.xattrs(h, func(attr string, v []byte) error { return unix.Fsetxattr(fd, attr, v, 0) }); err != nil {
+		return err
+	}
+	ts := unix.NsecToTimespec(h.ModTime.UnixNano())
+	return os.NewSyscallError("futimens", futimens(fd, &[2]unix.Timespec{ts, ts}))
+}
+
+// futimens sets a descriptor's access and modification times
+// (utimensat with no path, which x/sys/unix does not wrap).
+func futimens(fd int, ts *[2]unix.Timespec) error {
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// mode is the permission and set-id bits an entry asks for.
+func mode(h *tar.Header) fs.FileMode {
+	return h.FileInfo().Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 }
 
 // xattrPrefix marks extended attributes in PAX records (GNU tar --xattrs,
 // as Gentoo's stage3 tarballs carry file capabilities).
 const xattrPrefix = "SCHILY.xattr."
 
-// xattrs sets the entry's extended attributes, after chmod, which would
-// clear a security.capability set before it. Only root may set
+// xattrs sets the entry's extended attributes with set. Only root may set
 // security.* and trusted.*, so they are skipped unprivileged; a user.*
 // attribute the destination filesystem cannot hold (tmpfs before Linux
 // 6.6) is dropped, as tar does.
-func (x *extractor) xattrs(name string, h *tar.Header) error {
+func (x *extractor) xattrs(h *tar.Header, set func(attr string, v []byte) error) error {
 	if !x.priv {
 		return nil
 	}
@@ -263,9 +306,7 @@ func (x *extractor) xattrs(name string, h *tar.Header) error {
 		if !ok {
 			continue
 		}
-		err := x.inParent(name, func(dirfd int, base string) error {
-			return unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, base), attr, []byte(v), 0)
-		})
+		err := set(attr, []byte(v))
 		if err != nil && !(strings.HasPrefix(attr, "user.") && errors.Is(err, unix.EOPNOTSUPP)) {
 			return fmt.Errorf("xattr %s: %w", attr, err)
 		}
