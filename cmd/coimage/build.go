@@ -29,6 +29,7 @@ var buildCommand = &cli.Command{
 		&cli.StringFlag{Name: "mirror", Usage: "package mirror `URL` (default: $COIMAGE_DEBIAN_MIRROR, $COIMAGE_FEDORA_MIRROR or $COIMAGE_GENTOO_MIRROR, then the recipe; Debian then falls back to the host's apt sources, Fedora and Gentoo have no default)"},
 		&cli.StringFlag{Name: "cache", Usage: "package cache `DIR` (default: $XDG_CACHE_HOME/coimage)"},
 		&cli.StringFlag{Name: "workdir", Usage: "build the tree below `DIR` (default: /dev/shm when it is a roomy tmpfs, else $TMPDIR)"},
+		&cli.BoolFlag{Name: "no-base-cache", Usage: "install the packages afresh instead of restoring the configured base system cached by an earlier build with the same packages, and cache nothing"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the output of commands run inside the image"},
 		&cli.BoolFlag{Name: "json", Usage: "print the manifest as JSON"},
 	},
@@ -77,7 +78,8 @@ func runBuild(c *cli.Context) error {
 	start := time.Now()
 	m, err := build(c.Context, r, buildConfig{
 		output: c.String("output"), workdir: workdir, log: log,
-		boot: bootstrap.Options{Mirror: c.String("mirror"), CacheDir: c.String("cache"), SourceDateEpoch: epoch, Log: log},
+		boot: bootstrap.Options{Mirror: c.String("mirror"), CacheDir: c.String("cache"), SourceDateEpoch: epoch, Log: log,
+			NoBaseCache: c.Bool("no-base-cache")},
 	})
 	if err != nil {
 		return err

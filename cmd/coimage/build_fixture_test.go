@@ -101,14 +101,14 @@ func TestBuildFedoraFixture(t *testing.T) {
 	osRelease := "ID=fedora\nVERSION_ID=44\n"
 	fx := bootstraptest.WriteFedora(t, mirror, key, "44", fixtureRoot(t, "dnf", osRelease))
 	recipe := shippedRecipe(t, "fedora.yaml", "fedora.gpg", key)
-	out, m := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror))
+	out, m, _ := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror))
 	img := filepath.Join(out, "fedora-44.img")
 	checkFixtureImage(t, img, osRelease,
 		"dnf -y install systemd systemd-networkd systemd-resolved util-linux shadow-utils iproute iputils\n"+enabled+"dnf -y clean all\n")
 	if len(m.Packages) != 1 || m.Packages[0].Name != fx.Image || m.Distribution != "fedora" || m.Release != "44" {
 		t.Errorf("manifest %+v", m)
 	}
-	if _, again := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror)); again.Image.SHA256 != m.Image.SHA256 {
+	if _, again, _ := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror)); again.Image.SHA256 != m.Image.SHA256 {
 		t.Errorf("two builds differ: %s and %s", m.Image.SHA256, again.Image.SHA256)
 	}
 	bootHostname(t, img)

@@ -51,9 +51,10 @@ func requireBuild(t *testing.T) {
 	}
 }
 
-// buildImage runs coimage build and returns the output directory and the
-// manifest; it fails the test when the build fails.
-func buildImage(t *testing.T, recipe string, extra ...string) (string, buildManifest) {
+// buildImage runs coimage build and returns the output directory, the
+// manifest and what the build said on stderr; it fails the test when the
+// build fails.
+func buildImage(t *testing.T, recipe string, extra ...string) (string, buildManifest, string) {
 	t.Helper()
 	out := t.TempDir()
 	args := append([]string{"build", "--json", "--cache", buildCache(t), "--output", out}, extra...)
@@ -65,7 +66,7 @@ func buildImage(t *testing.T, recipe string, extra ...string) (string, buildMani
 	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
 		t.Fatalf("manifest on stdout: %v\n%s", err, stdout)
 	}
-	return out, m
+	return out, m, stderr
 }
 
 // imageFile reads a file from an ext4 image with debugfs.
@@ -127,10 +128,13 @@ func sha256File(t *testing.T, path string) string {
 	return strings.Fields(testutil.Run(t, "sha256sum", path))[0]
 }
 
+// TestBuildMinbaseTwiceIdentical builds one recipe three ways that must
+// give the same bytes: as the cache stands, restoring the configured base
+// that build left in the cache, and installing every package afresh.
 func TestBuildMinbaseTwiceIdentical(t *testing.T) {
 	requireBuild(t)
 	recipe := filepath.Join("..", "..", "pkg", "recipe", "testdata", "minbase.yaml")
-	out1, m1 := buildImage(t, recipe)
+	out1, m1, _ := buildImage(t, recipe)
 	img1 := filepath.Join(out1, "minbase.img")
 	checkImage(t, img1, m1, "minbase")
 	if shadow := imageFile(t, img1, "/etc/shadow"); !strings.HasPrefix(shadow, "root:!:") {
@@ -140,18 +144,34 @@ func TestBuildMinbaseTwiceIdentical(t *testing.T) {
 		t.Error(err)
 	}
 
-	out2, m2 := buildImage(t, recipe)
-	if m1.Image.SHA256 != m2.Image.SHA256 {
-		t.Fatalf("two builds differ: %s and %s", m1.Image.SHA256, m2.Image.SHA256)
+	out2, m2, log := buildImage(t, recipe, "--verbose")
+	if !strings.Contains(log, "base cache: restored") {
+		t.Errorf("the second build did not restore its base from the cache:\n%s", lastLines(log, 20))
 	}
-	if testutil.Run(t, "cmp", img1, filepath.Join(out2, "minbase.img")) != "" {
-		t.Fatal("cmp found differences")
+	out3, m3, log := buildImage(t, recipe, "--verbose", "--no-base-cache")
+	if strings.Contains(log, "base cache:") {
+		t.Errorf("--no-base-cache build used the base cache:\n%s", lastLines(log, 20))
 	}
+	for _, b := range []struct {
+		what, out string
+		m         buildManifest
+	}{{"restored", out2, m2}, {"installed afresh", out3, m3}} {
+		if b.m.Image.SHA256 != m1.Image.SHA256 {
+			t.Errorf("image with its base %s differs: %s, first build %s", b.what, b.m.Image.SHA256, m1.Image.SHA256)
+		} else if testutil.Run(t, "cmp", img1, filepath.Join(b.out, "minbase.img")) != "" {
+			t.Errorf("cmp found differences in the image with its base %s", b.what)
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func TestBuildDebianRecipe(t *testing.T) {
 	requireBuild(t)
-	out, m := buildImage(t, filepath.Join("..", "..", "recipes", "debian.yaml"))
+	out, m, _ := buildImage(t, filepath.Join("..", "..", "recipes", "debian.yaml"))
 	img := filepath.Join(out, "debian-12.img")
 	checkImage(t, img, m, "colinux")
 	shadow := imageFile(t, img, "/etc/shadow")
@@ -197,7 +217,7 @@ files:
     mode: "0640"
     owner: alice:video
 `), 0o644)
-	out, m := buildImage(t, recipe)
+	out, m, _ := buildImage(t, recipe)
 	img := filepath.Join(out, "users.img")
 	checkImage(t, img, m, "userbox")
 	if passwd := imageFile(t, img, "/etc/passwd"); !strings.Contains(passwd, "alice:x:1000:1000::/home/alice:/bin/bash") {
@@ -250,7 +270,7 @@ scripts:
 func TestBuildTamperedCache(t *testing.T) {
 	requireBuild(t)
 	recipe := filepath.Join("..", "..", "pkg", "recipe", "testdata", "minbase.yaml")
-	_, m := buildImage(t, recipe) // warms the shared cache; names the debs
+	_, m, _ := buildImage(t, recipe) // warms the shared cache; names the debs
 	cache := t.TempDir()
 	testutil.Run(t, "cp", "-a", buildCache(t)+"/.", cache)
 	var victim bootstrap.Package

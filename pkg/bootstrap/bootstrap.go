@@ -61,6 +61,18 @@ type Options struct {
 	// Log, when set, receives the output of commands run in the target as
 	// it happens; failures carry their output either way.
 	Log io.Writer
+	// NoBaseCache neither reuses nor saves configured base systems. By
+	// default a Debian base (the packages unpacked and configured, before
+	// the recipe's customization) is kept in the cache, keyed by its
+	// verified packages and everything else that decides its bytes, and
+	// restored instead of installed again, as mkosi's incremental builds do.
+	NoBaseCache bool
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, "coimage: "+format+"\n", args...)
+	}
 }
 
 // Progress reports that phase has done of total bytes behind it.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/recipe"
+	"github.com/colinux-ng/colinux/pkg/treecache"
 )
 
 // Debian bootstraps Debian from a signed archive, without debootstrap:
@@ -64,32 +65,12 @@ func (Debian) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, op
 		return nil, err
 	}
 
-	if err := mergeUsr(target, r.Image.Architecture); err != nil {
-		return nil, err
-	}
-	units, err := unpackAll(ctx, target, pkgs, debs, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeDpkgDB(target, units); err != nil {
-		return nil, err
-	}
-	if err := writeAptSources(target, mirror, src); err != nil {
-		return nil, err
-	}
-
 	epoch := epochOr(opts.SourceDateEpoch, rel.Date)
-	ch := &Chroot{Root: target, Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(epoch, 10)}, Log: opts.Log}
-	opts.progress("configure", 0, 0)
-	if err := ch.Run(ctx, "configure packages", configureScript(units)); err != nil {
-		return nil, err
-	}
-	if len(r.Packages.Remove) > 0 { // names are validated by the recipe: shell-safe
-		if err := ch.Run(ctx, "remove packages", "apt-get --yes --purge remove -- "+strings.Join(r.Packages.Remove, " ")); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkInstalled(target); err != nil {
+	key := baseKey(mirror, src, r, pkgs, epoch)
+	base := treecache.Cache{Dir: filepath.Join(cacheDir, "base")}
+	if err := cachedBase(ctx, base, key, target, opts, func() error {
+		return installBase(ctx, r, target, mirror, pkgs, debs, epoch, opts)
+	}); err != nil {
 		return nil, err
 	}
 	res := &Result{Mirror: mirror, Suite: src.Suite, SourceDateEpoch: epoch}
@@ -103,6 +84,36 @@ func (Debian) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, op
 		}
 	}
 	return res, nil
+}
+
+// installBase unpacks and configures the packages in the empty target
+// and removes the recipe's unwanted ones.
+func installBase(ctx context.Context, r *recipe.Recipe, target, mirror string, pkgs []*archive.Package, debs []string, epoch int64, opts Options) error {
+	src := r.Source.Debian
+	if err := mergeUsr(target, r.Image.Architecture); err != nil {
+		return err
+	}
+	units, err := unpackAll(ctx, target, pkgs, debs, opts)
+	if err != nil {
+		return err
+	}
+	if err := writeDpkgDB(target, units); err != nil {
+		return err
+	}
+	if err := writeAptSources(target, mirror, src); err != nil {
+		return err
+	}
+	ch := &Chroot{Root: target, Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(epoch, 10)}, Log: opts.Log}
+	opts.progress("configure", 0, 0)
+	if err := ch.Run(ctx, "configure packages", configureScript(units)); err != nil {
+		return err
+	}
+	if len(r.Packages.Remove) > 0 { // names are validated by the recipe: shell-safe
+		if err := ch.Run(ctx, "remove packages", "apt-get --yes --purge remove -- "+strings.Join(r.Packages.Remove, " ")); err != nil {
+			return err
+		}
+	}
+	return checkInstalled(target)
 }
 
 // debianMirror applies the precedence flag > $COIMAGE_DEBIAN_MIRROR >
