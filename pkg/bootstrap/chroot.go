@@ -46,15 +46,18 @@ type Chroot struct {
 	Log  io.Writer // optional live copy of the output
 }
 
-// setup runs on the host inside the new namespaces, then becomes the
-// target's /bin/sh. $1 is the root, $2 the script.
+// setup runs on the host inside the new namespaces and runs the script
+// in the target's /bin/sh. $1 is the root, $2 the script. setup stays
+// the namespace's PID 1, outside the chroot, so that ischroot inside
+// sees a chroot: package scripts then skip what only a running system
+// needs (libc6's postinst re-executes init and sleeps a second).
 const setup = `set -e
 mount --make-rprivate /
 mount -t proc proc "$1/proc"
 mount --rbind /sys "$1/sys"
 mount --rbind /dev "$1/dev"
 cd /
-exec chroot "$1" /bin/sh -c "$2"
+chroot "$1" /bin/sh -c "$2"
 `
 
 // outputTail bounds the output a ScriptError keeps.

@@ -40,7 +40,7 @@ func shTree(t *testing.T) string {
 func TestChrootScriptError(t *testing.T) {
 	root := shTree(t)
 	c := &Chroot{Root: root}
-	err := c.Run(context.Background(), "probe", `echo out; echo err >&2; read x < /proc/self/mountinfo && echo mounted; test -x /usr/sbin/policy-rc.d && echo policy; exit 3`)
+	err := c.Run(context.Background(), "probe", `echo out; echo err >&2; read x < /proc/self/mountinfo && echo mounted; test -x /usr/sbin/policy-rc.d && echo policy; [ /proc/1/root -ef / ] || echo ischroot; exit 3`)
 	var se *ScriptError
 	if !errors.As(err, &se) {
 		t.Fatalf("want a ScriptError, got %v", err)
@@ -48,7 +48,8 @@ func TestChrootScriptError(t *testing.T) {
 	if se.Status != 3 || se.Name != "probe" {
 		t.Errorf("status %d name %q", se.Status, se.Name)
 	}
-	for _, want := range []string{"out", "err", "mounted", "policy"} {
+	// ischroot compares / with PID 1's root: package scripts must see a chroot.
+	for _, want := range []string{"out", "err", "mounted", "policy", "ischroot"} {
 		if !strings.Contains(se.Output, want) {
 			t.Errorf("output lacks %q: %q", want, se.Output)
 		}
