@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -32,11 +34,7 @@ func loadIndex(ctx context.Context, c *archive.Client, rel *archive.Release) (*a
 		if !ok || !okXZ {
 			return c.Index(ctx)
 		}
-		data, err := cachedIndex(ctx, c, rel, plain, want, compressed)
-		if err != nil {
-			return nil, err
-		}
-		pkgs, err := archive.ParsePackages(bytes.NewReader(data), c.Mirror+"/dists/"+c.Suite+"/"+plain)
+		pkgs, err := cachedIndex(ctx, c, rel, plain, want, compressed)
 		if err != nil {
 			return nil, err
 		}
@@ -45,12 +43,17 @@ func loadIndex(ctx context.Context, c *archive.Client, rel *archive.Release) (*a
 	return archive.NewIndex(c.Arch, all), ctx.Err()
 }
 
-// cachedIndex returns the verified decompressed Packages file plain,
-// fetching and decompressing the verified Packages.xz when it is missing.
-func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, plain string, want, compressed archive.FileHash) ([]byte, error) {
+// cachedIndex returns the packages of the verified decompressed Packages
+// file plain, fetching and decompressing the verified Packages.xz when it
+// is missing. Parsing runs beside the decompression, which the host's xz
+// does in another process: the stream is trusted, as the .xz was checked
+// against the signed Release, and the whole file is checked again before
+// it is cached.
+func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, plain string, want, compressed archive.FileHash) ([]*archive.Package, error) {
+	name := c.Mirror + "/dists/" + c.Suite + "/" + plain
 	path := filepath.Join(c.CacheDir, indexArea, want.SHA256)
 	if data, err := os.ReadFile(path); err == nil && matches(data, want) {
-		return data, nil
+		return archive.ParsePackages(bytes.NewReader(data), name)
 	}
 	file := "dists/" + c.Suite + "/" + plain + ".xz"
 	if rel.AcquireByHash {
@@ -67,11 +70,18 @@ func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, p
 		return nil, err
 	}
 	defer f.Close()
-	data, err := unxz(ctx, f, want.Size)
+	var data bytes.Buffer
+	data.Grow(int(want.Size))
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(unxzTo(ctx, io.MultiWriter(&data, pw), f))
+	}()
+	pkgs, err := archive.ParsePackages(pr, name)
+	pr.CloseWithError(errors.New("parsing stopped")) // lets the decompression end early on a parse error
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", plain+".xz", err)
 	}
-	if !matches(data, want) {
+	if !matches(data.Bytes(), want) {
 		return nil, fmt.Errorf("%s: decompressed file does not match the Release: %w", plain, archive.ErrChecksum)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -82,10 +92,10 @@ func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, p
 		return nil, err
 	}
 	defer out.Abort()
-	if _, err := out.Write(data); err != nil {
+	if _, err := out.Write(data.Bytes()); err != nil {
 		return nil, err
 	}
-	return data, out.Commit()
+	return pkgs, out.Commit()
 }
 
 func matches(data []byte, want archive.FileHash) bool {

@@ -14,17 +14,23 @@ import (
 // unxz decompresses an xz stream completely. Bootstrapping decompresses a
 // Packages index and every data.tar.xz, so this dominates a warm build.
 func unxz(ctx context.Context, r io.Reader, sizeHint int64) ([]byte, error) {
-	zr, err := xzReader(ctx, r)
-	if err != nil {
-		return nil, err
-	}
 	var out bytes.Buffer
 	out.Grow(int(sizeHint))
-	_, err = io.Copy(&out, zr)
+	err := unxzTo(ctx, &out, r)
+	return out.Bytes(), err
+}
+
+// unxzTo decompresses an xz stream into w.
+func unxzTo(ctx context.Context, w io.Writer, r io.Reader) error {
+	zr, err := xzReader(ctx, r)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(w, zr)
 	if cerr := zr.Close(); err == nil {
 		err = cerr
 	}
-	return out.Bytes(), err
+	return err
 }
 
 // xzReader decompresses an xz stream as it is read. The host's xz
