@@ -4,11 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
 // TestExtractTarXattrs: PAX xattr records (GNU tar --xattrs, as Gentoo's
@@ -40,5 +43,33 @@ func TestExtractTarXattrs(t *testing.T) {
 	}
 	if fi, err := os.Stat(file); err != nil || fi.Mode()&os.ModeSetuid == 0 {
 		t.Errorf("mode: %v %v", fi.Mode(), err)
+	}
+}
+
+// TestExtractTarRefusesSparse: a GNU tar PAX sparse entry declaring 64 MiB
+// in a few kilobytes is refused instead of written out as zeros.
+func TestExtractTarRefusesSparse(t *testing.T) {
+	testutil.RequireTool(t, "tar")
+	src := t.TempDir()
+	f, err := os.Create(filepath.Join(src, "huge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(64 << 20) // small, so that a regression fails quickly
+	f.Close()
+	archive := filepath.Join(t.TempDir(), "sparse.tar")
+	testutil.Run(t, "tar", "--sparse", "--format=pax", "-C", src, "-cf", archive, "huge")
+	r, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	dest := t.TempDir()
+	_, err = ExtractTar(context.Background(), tar.NewReader(r), dest, "sparse.tar", ExtractOptions{Unprivileged: true})
+	if !errors.Is(err, ErrFormat) {
+		t.Fatalf("sparse entry: %v, want ErrFormat", err)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "huge")); !os.IsNotExist(err) {
+		t.Fatalf("sparse entry written: %v", err)
 	}
 }
