@@ -16,11 +16,11 @@ import (
 )
 
 // cachedBase fills the empty target from the base cache, else runs
-// install and saves its tree there. A cached tree that fails its checks
-// is dropped and built afresh; a tree that cannot be saved only costs the
-// next build its speed.
+// install and saves its tree there; an empty key means no caching. A
+// cached tree that fails its checks is dropped and built afresh; a tree
+// that cannot be saved only costs the next build its speed.
 func cachedBase(ctx context.Context, base treecache.Cache, key, target string, opts Options, install func() error) error {
-	if opts.NoBaseCache || key == "" {
+	if key == "" {
 		return install()
 	}
 	opts.progress("restore", 0, 0)
@@ -65,10 +65,11 @@ func emptyDir(dir string) error {
 // recipe removes, the apt sources written into it and the time its
 // package scripts are told. It is empty when the program cannot be
 // identified: no cache then.
-func baseKey(mirror string, src *recipe.DebianSource, r *recipe.Recipe, pkgs []*archive.Package, epoch int64) string {
+func baseKey(mirror string, r *recipe.Recipe, pkgs []*archive.Package, epoch int64) string {
 	if programID() == "" {
 		return ""
 	}
+	src := r.Source.Debian
 	h := sha256.New()
 	fmt.Fprintf(h, "coimage debian base v1\nprogram %s\nmirror %s\nsuite %s\ncomponents %q\narch %s\nremove %q\nepoch %d\n",
 		programID(), mirror, src.Suite, src.Components, r.Image.Architecture, r.Packages.Remove, epoch)

@@ -23,11 +23,11 @@ func TestCachedBase(t *testing.T) {
 		installs++
 		return os.WriteFile(filepath.Join(target, "installed"), []byte("yes"), 0o644)
 	}
-	build := func(opts Options) []string {
+	build := func(key string) []string {
 		t.Helper()
 		os.RemoveAll(target)
 		os.Mkdir(target, 0o755)
-		if err := cachedBase(context.Background(), base, "key", target, opts, install); err != nil {
+		if err := cachedBase(context.Background(), base, key, target, Options{}, install); err != nil {
 			t.Fatal(err)
 		}
 		names, _ := filepath.Glob(filepath.Join(target, "*"))
@@ -37,14 +37,14 @@ func TestCachedBase(t *testing.T) {
 
 	for i, step := range []struct {
 		name     string
-		opts     Options
+		key      string
 		before   func()
 		installs int
 	}{
-		{"first build installs and saves", Options{}, nil, 1},
-		{"second build restores", Options{}, nil, 1},
-		{"--no-base-cache installs", Options{NoBaseCache: true}, nil, 2},
-		{"a corrupt base is installed afresh", Options{}, func() {
+		{"first build installs and saves", "key", nil, 1},
+		{"second build restores", "key", nil, 1},
+		{"no key (--no-base-cache) installs", "", nil, 2},
+		{"a corrupt base is installed afresh", "key", func() {
 			tars, _ := filepath.Glob(filepath.Join(base.Dir, "*.tar"))
 			if len(tars) != 1 {
 				t.Fatalf("cache holds %v, want one tree", tars)
@@ -57,7 +57,7 @@ func TestCachedBase(t *testing.T) {
 		if step.before != nil {
 			step.before()
 		}
-		if got := build(step.opts); !slices.Equal(got, want) || installs != step.installs {
+		if got := build(step.key); !slices.Equal(got, want) || installs != step.installs {
 			t.Fatalf("step %d, %s: tree %v after %d installs; want %v after %d", i, step.name, got, installs, want, step.installs)
 		}
 	}

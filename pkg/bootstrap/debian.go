@@ -66,7 +66,10 @@ func (Debian) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, op
 	}
 
 	epoch := epochOr(opts.SourceDateEpoch, rel.Date)
-	key := baseKey(mirror, src, r, pkgs, epoch)
+	key := ""
+	if !opts.NoBaseCache {
+		key = baseKey(mirror, r, pkgs, epoch)
+	}
 	base := treecache.Cache{Dir: filepath.Join(cacheDir, "base")}
 	if err := cachedBase(ctx, base, key, target, opts, func() error {
 		return installBase(ctx, r, target, mirror, pkgs, debs, epoch, opts)

@@ -37,8 +37,8 @@ import (
 // saved. tmpfs lists the newest entry first.
 var ErrOrder = errors.New("the filesystem does not list directory entries in creation order")
 
-// ErrCorrupt: a cached tree does not match the digest recorded when it was
-// saved; it has been removed.
+// ErrCorrupt: a cached tree could not be extracted or does not match the
+// digest recorded when it was saved; it has been removed.
 var ErrCorrupt = errors.New("cached tree is corrupt")
 
 // Cache is a directory of saved trees.
@@ -55,10 +55,6 @@ func (c Cache) sumPath(key string) string { return filepath.Join(c.Dir, key+".sh
 // for the caller to remove; ErrCorrupt and ErrOrder mean the cache cannot
 // serve this key and the tree must be built afresh.
 func (c Cache) Restore(ctx context.Context, key, dest string) (bool, error) {
-	newestFirst, err := probeOrder(filepath.Dir(dest))
-	if err != nil {
-		return false, err
-	}
 	want, err := os.ReadFile(c.sumPath(key))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -74,6 +70,10 @@ func (c Cache) Restore(ctx context.Context, key, dest string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
+	newestFirst, err := probeOrder(filepath.Dir(dest))
+	if err != nil {
+		return false, err
+	}
 	h := sha256.New()
 	body := io.TeeReader(bufio.NewReaderSize(f, 1<<20), h)
 	entries, err := archive.ExtractTar(ctx, tar.NewReader(body), dest, f.Name(), archive.ExtractOptions{})
