@@ -5,14 +5,19 @@ PKGS    := ./...
 # The fuzz smoke run in `make test` is short; `make fuzz FUZZTIME=5m` runs each target longer.
 FUZZTIME ?= 10s
 
-.PHONY: build test bench lint fuzz demo clean
+.PHONY: deps build test bench lint fuzz demo clean
+
+# What the demo and the tests drive (qemu-img, mke2fs, linux.uml, …):
+# installed with apt-get as root, else the exact command is printed.
+deps:
+	bash scripts/deps.sh
 
 # coinit is built first: corun embeds it (runtime/initramfs).
 build:
 	$(GO) generate ./runtime/initramfs
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-test: lint build
+test: deps lint build
 	$(GO) test -count=1 -timeout 60m $(PKGS)
 
 lint:
@@ -39,7 +44,7 @@ bench: build
 	bash bench/boot.sh
 	bash bench/net.sh
 
-demo: build
+demo: deps build
 	bash scripts/demo.sh
 
 clean:

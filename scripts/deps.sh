@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# scripts/deps.sh — installs what `make demo` and `make test` need on a
+# Debian or Ubuntu host, the one list shared by the Makefile and CI.
+#
+#   scripts/deps.sh            install what is missing (apt-get; needs root)
+#   scripts/deps.sh --check    only say what is missing; exit 1 if anything is
+#
+# Run as an ordinary user, it prints the exact `apt-get install` line and
+# stops. On hosts without apt-get it names the missing programs.
+set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
+
+# One line per need: "command-or-dpkg:NAME  Debian package". A "dpkg:" entry
+# is checked as an installed package (for files that are not commands).
+# Keep each area's lines together; add new ones under the area that needs them.
+needs=(
+  # disks and filesystems (coimage convert/info/export, tests compare with these)
+  "qemu-img qemu-utils"
+  "sfdisk fdisk"
+  "mke2fs e2fsprogs"
+  "xz xz-utils"
+  "mkfs.xfs xfsprogs"
+  "mkfs.btrfs btrfs-progs"
+  "blkid util-linux"
+  # corun: the User-mode Linux monitor and the guest's tools
+  "linux.uml user-mode-linux"
+  "dpkg:busybox-static busybox-static"
+  "bc bc"
+  "ip iproute2"
+)
+
+missing_pkgs=()
+missing_what=()
+for entry in "${needs[@]}"; do
+  what=${entry%% *}
+  pkg=${entry##* }
+  case $what in
+    dpkg:*) dpkg -s "${what#dpkg:}" >/dev/null 2>&1 && continue ;;
+    *) command -v "$what" >/dev/null 2>&1 && continue ;;
+  esac
+  missing_what+=("$what")
+  [[ " ${missing_pkgs[*]} " == *" $pkg "* ]] || missing_pkgs+=("$pkg")
+done
+
+if [ ${#missing_pkgs[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "${1:-}" = --check ]; then
+  echo "missing: ${missing_what[*]} (Debian packages: ${missing_pkgs[*]})" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "deps.sh: this host has no apt-get; install these programs yourself: ${missing_what[*]}" >&2
+  echo "(Debian package names: ${missing_pkgs[*]})" >&2
+  exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "deps.sh: missing ${missing_what[*]}; install them as root with:" >&2
+  echo "  sudo apt-get install -y ${missing_pkgs[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing_pkgs[@]}"
