@@ -1,0 +1,187 @@
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+)
+
+// Download writes src to dest once its size and SHA256 match want. The
+// bytes land in dest+".part" first. An interrupted transfer keeps that
+// file: the next attempt, or the next call, hashes the prefix it holds and
+// asks the source only for the rest (an HTTP Range request). A source whose
+// bytes turn out to differ from want (checksum, truncated, too large)
+// removes the .part file; so does a failure before any byte arrived.
+func (c *Client) Download(ctx context.Context, src Source, dest string, want Digest) (err error) {
+	if !IsSHA256(want.SHA256) || want.Size < 0 {
+		return fmt.Errorf("%s: bad expected digest %q, size %d", src, want.SHA256, want.Size)
+	}
+	part := dest + ".part"
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	p := &partFile{f: f, h: sha256.New()}
+	defer func() {
+		f.Close()
+		if err != nil && (p.n == 0 || errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrTooLarge)) {
+			os.Remove(part)
+		}
+	}()
+	if err := p.hashPrefix(want.Size); err != nil {
+		return fmt.Errorf("%s: %w", part, err)
+	}
+	if p.n > 0 && c.Progress != nil {
+		c.Progress(p.n)
+	}
+	for {
+		resumed := p.n > 0
+		if err := c.retry(ctx, func(ctx context.Context) error { return c.transfer(ctx, src, p, want.Size) }); err != nil {
+			return err
+		}
+		err := Verify(src.String(), p.n, p.h.Sum(nil), want)
+		if err == nil {
+			break
+		}
+		if !resumed {
+			return err
+		}
+		// The kept prefix may come from an older file: once more from 0.
+		if err := p.reset(); err != nil {
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(part, dest); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(dest))
+	return nil
+}
+
+// transfer appends the bytes of src from p.n on to p, up to size.
+func (c *Client) transfer(ctx context.Context, src Source, p *partFile, size int64) error {
+	if p.n == size {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	body, err := src.Open(ctx, p.n)
+	if errors.Is(err, ErrRangeIgnored) {
+		if err := p.reset(); err != nil {
+			return err
+		}
+		body, err = src.Open(ctx, 0)
+	}
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	w := &stallReader{r: body, stall: c.stall(), cancel: cancel}
+	w.timer = time.AfterFunc(w.stall, w.fire)
+	defer w.timer.Stop()
+	var dst io.Writer = p
+	if c.Progress != nil {
+		dst = io.MultiWriter(p, progressWriter(c.Progress))
+	}
+	buf := make([]byte, 256<<10)
+	_, err = io.CopyBuffer(dst, io.LimitReader(w, size-p.n+1), buf)
+	switch {
+	case err != nil:
+		if w.stalled.Load() {
+			return fmt.Errorf("%s: nothing received for %v", src, w.stall)
+		}
+		return fmt.Errorf("%s: %w", src, err)
+	case p.n > size:
+		return fmt.Errorf("%s: more than the expected %d bytes: %w", src, size, ErrTooLarge)
+	case p.n < size:
+		return fmt.Errorf("%s: ended after %d of %d bytes: %w", src, p.n, size, ErrTruncated)
+	}
+	return nil
+}
+
+// partFile is a .part file being appended to, with the hash of its bytes.
+type partFile struct {
+	f *os.File
+	h hash.Hash
+	n int64
+}
+
+func (p *partFile) Write(b []byte) (int, error) {
+	n, err := p.f.Write(b)
+	p.h.Write(b[:n])
+	p.n += int64(n)
+	return n, err
+}
+
+// hashPrefix hashes what an earlier run left, keeping at most size bytes.
+func (p *partFile) hashPrefix(size int64) error {
+	n, err := io.Copy(p.h, io.LimitReader(p.f, size+1))
+	if err != nil {
+		return err
+	}
+	if n > size {
+		return p.reset()
+	}
+	p.n = n
+	return nil
+}
+
+func (p *partFile) reset() error {
+	p.h.Reset()
+	p.n = 0
+	if err := p.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := p.f.Seek(0, io.SeekStart)
+	return err
+}
+
+// stallReader cancels a transfer that delivers nothing for stall.
+type stallReader struct {
+	r       io.Reader
+	stall   time.Duration
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func (s *stallReader) fire() {
+	s.stalled.Store(true)
+	s.cancel()
+}
+
+func (s *stallReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if n > 0 {
+		s.timer.Reset(s.stall)
+	}
+	return n, err
+}
+
+type progressWriter func(int64)
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	p(int64(len(b)))
+	return len(b), nil
+}
+
+// syncDir makes a rename in dir durable where the platform allows it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
