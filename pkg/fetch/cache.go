@@ -39,7 +39,7 @@ func (c *Cache) Get(ctx context.Context, src Source, want Digest) (string, error
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	if err := c.Client.Download(ctx, src, path, want); err != nil {
+	if err := c.Client.Download(ctx, src, path, want, nil); err != nil {
 		return "", err
 	}
 	return path, nil

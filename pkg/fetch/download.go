@@ -8,7 +8,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 )
@@ -19,19 +18,24 @@ import (
 // asks the source only for the rest (an HTTP Range request). A source whose
 // bytes turn out to differ from want (checksum, truncated, too large)
 // removes the .part file; so does a failure before any byte arrived.
-func (c *Client) Download(ctx context.Context, src Source, dest string, want Digest) (err error) {
+//
+// onData, if set, sees every byte of the file in order with its offset as
+// it lands in the .part file (a kept prefix first; from 0 again when the
+// download restarts), so a caller can check and use pieces early; an error
+// from it stops the download and removes the .part file.
+func (c *Client) Download(ctx context.Context, src Source, dest string, want Digest, onData func(off int64, p []byte) error) (err error) {
 	if !IsSHA256(want.SHA256) || want.Size < 0 {
 		return fmt.Errorf("%s: bad expected digest %q, size %d", src, want.SHA256, want.Size)
 	}
-	part := dest + ".part"
+	part := PartPath(dest)
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
-	p := &partFile{f: f, h: sha256.New()}
+	p := &partFile{f: f, h: sha256.New(), onData: onData}
 	defer func() {
 		f.Close()
-		if err != nil && (p.n == 0 || errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrTooLarge)) {
+		if err != nil && (p.n == 0 || p.failed || errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrTooLarge)) {
 			os.Remove(part)
 		}
 	}()
@@ -50,7 +54,7 @@ func (c *Client) Download(ctx context.Context, src Source, dest string, want Dig
 		if err == nil {
 			break
 		}
-		if !resumed {
+		if !resumed || onData != nil {
 			return err
 		}
 		// The kept prefix may come from an older file: once more from 0.
@@ -58,17 +62,12 @@ func (c *Client) Download(ctx context.Context, src Source, dest string, want Dig
 			return err
 		}
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
+	// No fsync: whoever uses dest verifies it again (Cache.Get does), so
+	// a file torn by a crash is caught there.
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(part, dest); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(dest))
-	return nil
+	return os.Rename(part, dest)
 }
 
 // transfer appends the bytes of src from p.n on to p, up to size.
@@ -112,31 +111,63 @@ func (c *Client) transfer(ctx context.Context, src Source, p *partFile, size int
 	return nil
 }
 
+// PartPath is where Download keeps the bytes of dest until they check out.
+func PartPath(dest string) string { return dest + ".part" }
+
 // partFile is a .part file being appended to, with the hash of its bytes.
 type partFile struct {
-	f *os.File
-	h hash.Hash
-	n int64
+	f      *os.File
+	h      hash.Hash
+	n      int64
+	onData func(off int64, p []byte) error
+	failed bool // onData refused the bytes
 }
 
 func (p *partFile) Write(b []byte) (int, error) {
 	n, err := p.f.Write(b)
-	p.h.Write(b[:n])
-	p.n += int64(n)
+	if err := p.see(b[:n]); err != nil {
+		return 0, err
+	}
 	return n, err
+}
+
+// see hashes bytes that are in the file and shows them to onData.
+func (p *partFile) see(b []byte) error {
+	p.h.Write(b)
+	off := p.n
+	p.n += int64(len(b))
+	if p.onData != nil {
+		if err := p.onData(off, b); err != nil {
+			p.failed = true
+			return Permanent(err)
+		}
+	}
+	return nil
 }
 
 // hashPrefix hashes what an earlier run left, keeping at most size bytes.
 func (p *partFile) hashPrefix(size int64) error {
-	n, err := io.Copy(p.h, io.LimitReader(p.f, size+1))
-	if err != nil {
+	if n, err := p.f.Seek(0, io.SeekEnd); err != nil || n > size {
+		return p.reset() // longer than the file: not a prefix of it
+	}
+	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	if n > size {
-		return p.reset()
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := p.f.Read(buf)
+		if n > 0 {
+			if err := p.see(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	p.n = n
-	return nil
 }
 
 func (p *partFile) reset() error {
@@ -176,12 +207,4 @@ type progressWriter func(int64)
 func (p progressWriter) Write(b []byte) (int, error) {
 	p(int64(len(b)))
 	return len(b), nil
-}
-
-// syncDir makes a rename in dir durable where the platform allows it.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

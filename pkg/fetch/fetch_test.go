@@ -78,7 +78,7 @@ func download(t *testing.T, c *Client, rawURL string, want Digest) (string, erro
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dest, c.Download(context.Background(), src, dest, want)
+	return dest, c.Download(context.Background(), src, dest, want, nil)
 }
 
 // assertNothing checks that a failed download left neither the output nor
@@ -207,7 +207,7 @@ func TestDownloadPartFromEarlierRun(t *testing.T) {
 			os.WriteFile(dest+".part", tc.prefix, 0o644)
 			c := testClient()
 			src, _ := c.URL(u)
-			if err := c.Download(context.Background(), src, dest, want); err != nil {
+			if err := c.Download(context.Background(), src, dest, want, nil); err != nil {
 				t.Fatal(err)
 			}
 			assertFile(t, dest, data)
@@ -229,7 +229,7 @@ func TestDownloadRangeIgnored(t *testing.T) {
 	os.WriteFile(dest+".part", data[:1000], 0o644)
 	c := testClient()
 	src, _ := c.URL(u)
-	if err := c.Download(context.Background(), src, dest, want); err != nil {
+	if err := c.Download(context.Background(), src, dest, want, nil); err != nil {
 		t.Fatal(err)
 	}
 	assertFile(t, dest, data)
@@ -265,7 +265,7 @@ func TestDownloadCancelKeepsPart(t *testing.T) {
 	c.Progress = func(int64) { cancel() }
 	dest := filepath.Join(t.TempDir(), "out")
 	src, _ := c.URL(u)
-	err := c.Download(ctx, src, dest, want)
+	err := c.Download(ctx, src, dest, want, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want canceled", err)
 	}
