@@ -1,5 +1,5 @@
-// Command coimage builds, converts and inspects coLinux NG root-filesystem
-// ("cobd") images.
+// Command coimage builds, converts, inspects, releases and pulls coLinux NG
+// root-filesystem ("cobd") images.
 package main
 
 import (
@@ -18,9 +18,10 @@ func main() {
 	defer stop()
 	app := &cli.App{
 		Name:                 "coimage",
-		Usage:                "build, convert and inspect coLinux NG root-filesystem images",
+		Usage:                "build, convert, inspect, release and pull coLinux NG root-filesystem images",
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{buildCommand, convertCommand, infoCommand},
+		Commands: []*cli.Command{buildCommand, convertCommand, infoCommand,
+			keygenCommand, releaseCommand, pullCommand, imagesCommand},
 	}
 	if err := app.RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "coimage:", err)
