@@ -5,7 +5,7 @@ PKGS    := ./...
 # The fuzz smoke run in `make test` is short; `make fuzz FUZZTIME=5m` runs each target longer.
 FUZZTIME ?= 10s
 
-.PHONY: deps build test bench lint fuzz demo clean
+.PHONY: deps build test bench lint fuzz demo release clean
 
 # What the demo and the tests drive (qemu-img, mke2fs, linux.uml, …):
 # installed with apt-get as root, else the exact command is printed.
@@ -43,9 +43,15 @@ bench: build
 	bash bench/build.sh
 	bash bench/boot.sh
 	bash bench/net.sh
+	bash bench/release.sh
 
 demo: deps build
 	bash scripts/demo.sh
+
+# Builds recipes/debian.yaml (as root), releases it into dist/ signed with
+# $$RELEASE_KEY, and verifies dist/ with minisign, sha256sum and zstd.
+release: deps build
+	bash scripts/release.sh
 
 clean:
 	rm -rf $(BIN) out bench/work

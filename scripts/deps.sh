@@ -27,6 +27,13 @@ needs=(
   "dpkg:busybox-static busybox-static"
   "bc bc"
   "ip iproute2"
+  # release: coimage release/pull tests check our files with the stock tools
+  # and push to / pull from a real registry
+  "minisign minisign"
+  "zstd zstd"
+  "docker-registry docker-registry"
+  "skopeo skopeo"
+  "curl curl"
 )
 
 missing_pkgs=()
