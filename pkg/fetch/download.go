@@ -19,10 +19,11 @@ import (
 // bytes turn out to differ from want (checksum, truncated, too large)
 // removes the .part file; so does a failure before any byte arrived.
 //
-// onData, if set, sees every byte of the file in order with its offset as
-// it lands in the .part file (a kept prefix first; from 0 again when the
-// download restarts), so a caller can check and use pieces early; an error
-// from it stops the download and removes the .part file.
+// onData, if set, sees every byte of the file once, in order, with its
+// offset, as it lands in the .part file (a kept prefix first), so a caller
+// can check and use pieces early; an error from it stops the download and
+// removes the .part file. With onData, a .part whose bytes turn out wrong
+// is not downloaded again from 0: the error is returned.
 func (c *Client) Download(ctx context.Context, src Source, dest string, want Digest, onData func(off int64, p []byte) error) (err error) {
 	if !IsSHA256(want.SHA256) || want.Size < 0 {
 		return fmt.Errorf("%s: bad expected digest %q, size %d", src, want.SHA256, want.Size)
@@ -79,10 +80,15 @@ func (c *Client) transfer(ctx context.Context, src Source, p *partFile, size int
 	defer cancel()
 	body, err := src.Open(ctx, p.n)
 	if errors.Is(err, ErrRangeIgnored) {
-		if err := p.reset(); err != nil {
-			return err
+		// Read past what the .part holds; the file is never rewritten, so
+		// whoever reads it meanwhile sees the same bytes. The final SHA256
+		// catches a source that changed.
+		if body, err = src.Open(ctx, 0); err == nil {
+			if _, err = io.CopyN(io.Discard, body, p.n); err != nil {
+				body.Close()
+				return fmt.Errorf("%s: %w", src, err)
+			}
 		}
-		body, err = src.Open(ctx, 0)
 	}
 	if err != nil {
 		return err

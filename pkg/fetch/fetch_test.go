@@ -318,3 +318,37 @@ func TestCache(t *testing.T) {
 		t.Fatalf("err = %v, want a mismatch naming the cached file", err)
 	}
 }
+
+// onData sees each byte once, in order, a prefix kept from an earlier run
+// first; its error removes the .part file.
+func TestDownloadOnData(t *testing.T) {
+	data, want := randomData(t, 1<<20)
+	_, u := newServer(t, data)
+	dest := filepath.Join(t.TempDir(), "out")
+	os.WriteFile(PartPath(dest), data[:100<<10], 0o644)
+	var seen bytes.Buffer
+	c := testClient()
+	src, _ := c.URL(u)
+	err := c.Download(context.Background(), src, dest, want, func(off int64, p []byte) error {
+		if off != int64(seen.Len()) {
+			t.Errorf("offset %d after %d bytes", off, seen.Len())
+		}
+		seen.Write(p)
+		return nil
+	})
+	if err != nil || !bytes.Equal(seen.Bytes(), data) {
+		t.Fatalf("err %v, saw %d bytes", err, seen.Len())
+	}
+	boom := errors.New("bad piece")
+	dest = filepath.Join(t.TempDir(), "out")
+	err = c.Download(context.Background(), src, dest, want, func(off int64, p []byte) error {
+		if off+int64(len(p)) > 500<<10 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || Retryable(err) {
+		t.Fatalf("err = %v, want the hook's error, not retried", err)
+	}
+	assertNothing(t, dest)
+}

@@ -16,7 +16,7 @@ import (
 
 // ErrRangeIgnored is returned by Source.Open when the source sent the
 // whole file although a later offset was asked for; the body it came with
-// (from offset 0) is not returned, and the download restarts from 0.
+// is closed, and Download reads past the prefix it already has instead.
 var ErrRangeIgnored = errors.New("server ignored the range request")
 
 // Source is something a download reads: a URL or a registry blob.

@@ -45,7 +45,6 @@ type unpacker struct {
 	pos      int64 // bytes seen
 	cur      int   // frame being received
 	h        hash.Hash
-	queued   []bool
 	blob     *os.File
 	queue    chan int
 	queueErr error
@@ -53,16 +52,13 @@ type unpacker struct {
 
 func newUnpacker(frames []Frame, out *os.File, part, name string, bar Bar) *unpacker {
 	return &unpacker{frames: frames, out: out, part: part, name: name, bar: bar,
-		h: sha256.New(), queued: make([]bool, len(frames)), queue: make(chan int, len(frames))}
+		h: sha256.New(), queue: make(chan int, len(frames))}
 }
 
 // see is the fetch.Download hook: bytes p of the compressed file at off.
 func (u *unpacker) see(off int64, p []byte) error {
-	if off == 0 && u.pos > 0 { // the download started over
-		u.pos, u.cur = 0, 0
-		u.h.Reset()
-	}
-	if off != u.pos {
+	if off != u.pos { // Download never rewrites what it showed
+
 		return fmt.Errorf("bytes at %d, expected %d", off, u.pos)
 	}
 	for len(p) > 0 && u.cur < len(u.frames) {
@@ -89,9 +85,6 @@ func (u *unpacker) see(off int64, p []byte) error {
 }
 
 func (u *unpacker) enqueue(i int) error {
-	if u.queued[i] {
-		return nil
-	}
 	if u.blob == nil {
 		f, err := os.Open(u.part)
 		if err != nil {
@@ -99,7 +92,6 @@ func (u *unpacker) enqueue(i int) error {
 		}
 		u.blob = f
 	}
-	u.queued[i] = true
 	u.queue <- i
 	return nil
 }
