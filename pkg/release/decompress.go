@@ -20,7 +20,7 @@ import (
 const (
 	// maxDecoders bounds the frames decoded at once, and so memory: each
 	// decoder holds a window plus a chunk (about 10 MiB).
-	maxDecoders = 4
+	maxDecoders = 3
 	chunkSize   = 1 << 20
 	// holeBlock is the granularity of zero detection: a filesystem block.
 	holeBlock = 4096
@@ -39,7 +39,6 @@ type unpacker struct {
 	out    *os.File
 	part   string // the .part file to read frames from
 	name   string // labels errors
-	bar    Bar
 
 	// Download side (the hook runs on one goroutine).
 	pos      int64 // bytes seen
@@ -50,8 +49,8 @@ type unpacker struct {
 	queueErr error
 }
 
-func newUnpacker(frames []Frame, out *os.File, part, name string, bar Bar) *unpacker {
-	return &unpacker{frames: frames, out: out, part: part, name: name, bar: bar,
+func newUnpacker(frames []Frame, out *os.File, part, name string) *unpacker {
+	return &unpacker{frames: frames, out: out, part: part, name: name,
 		h: sha256.New(), queue: make(chan int, len(frames))}
 }
 
@@ -160,7 +159,6 @@ func (u *unpacker) run(ctx context.Context) error {
 						u.name, i, f.RawOffset, f.RawOffset+f.RawSize, sum, f.SHA256, ErrChecksum)
 				}
 				startWriteback(u.out, f.RawOffset, f.RawSize)
-				u.bar.Add(f.RawSize)
 			}
 		})
 	}

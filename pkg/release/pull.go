@@ -244,26 +244,24 @@ func (p *Puller) install(ctx context.Context, im *Image, src fetch.Source, sourc
 	defer out.Abort()
 	defer os.Remove(blob)
 
+	// One bar: decompression keeps up with the download frame by frame.
 	c := *p.client()
-	down := p.bar(im.CompressedSize, "download "+im.Ref())
-	c.Progress = down.Add
-	up := p.bar(im.Size, "decompress "+im.Ref())
-	u := newUnpacker(im.frameTable(), out.File, fetch.PartPath(blob), src.String(), up)
+	bar := p.bar(im.CompressedSize, "pull "+im.Ref())
+	c.Progress = bar.Add
+	u := newUnpacker(im.frameTable(), out.File, fetch.PartPath(blob), src.String())
 	defer u.close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		defer down.Done()
 		if err := c.Download(gctx, src, blob, im.Compressed(), u.see); err != nil {
 			return err
 		}
 		u.finish()
 		return nil
 	})
-	g.Go(func() error {
-		defer up.Done()
-		return u.run(gctx)
-	})
-	if err := g.Wait(); err != nil {
+	g.Go(func() error { return u.run(gctx) })
+	err = g.Wait()
+	bar.Done()
+	if err != nil {
 		if badContent(err) {
 			os.Remove(fetch.PartPath(blob)) // keep nothing of a bad file
 		}
