@@ -65,7 +65,7 @@ type Result struct {
 // signatures, index.json and SHA256SUMS are renamed into place, then
 // serials beyond Keep are removed. A failure before that leaves it as it
 // was. Releasing with no images re-signs the index with a new expiry.
-func Publish(ctx context.Context, images []string, opt Options) (*Result, error) {
+func Publish(ctx context.Context, images []string, opt Options) (res *Result, err error) {
 	if opt.Out == "" && opt.Push == "" {
 		return nil, errors.New("release: give --out DIR, --push oci://…, or both")
 	}
@@ -97,6 +97,13 @@ func Publish(ctx context.Context, images []string, opt Options) (*Result, error)
 	var oldSums Sums
 	stageParent := os.TempDir()
 	if opt.Out != "" {
+		if _, err := os.Stat(opt.Out); errors.Is(err, fs.ErrNotExist) {
+			defer func() {
+				if err != nil {
+					os.Remove(opt.Out) // made here, and empty again
+				}
+			}()
+		}
 		if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 			return nil, err
 		}
@@ -116,13 +123,13 @@ func Publish(ctx context.Context, images []string, opt Options) (*Result, error)
 	}
 	defer os.RemoveAll(stage)
 
-	res := &Result{}
+	res = &Result{}
 	var prev []Image
 	if old != nil {
 		prev = old.Images
 	}
 	for _, in := range inputs {
-		serial := nextSerial(opt.Now, append(prev, res.Images...), in.name)
+		serial := nextSerial(opt.Now, slices.Concat(prev, res.Images), in.name)
 		im, err := stageImage(ctx, in, stage, serial, opt)
 		if err != nil {
 			return nil, err

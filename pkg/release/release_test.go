@@ -260,10 +260,12 @@ func TestReleaseFailureLeavesDir(t *testing.T) {
 	f, _ := os.OpenFile(img, os.O_WRONLY, 0)
 	f.WriteAt([]byte("x"), 5<<20)
 	f.Close()
-	_, err = Publish(context.Background(), []string{img}, Options{Key: fx.key, Out: t.TempDir(), FrameSize: testFrame})
+	fresh := filepath.Join(t.TempDir(), "new")
+	_, err = Publish(context.Background(), []string{img}, Options{Key: fx.key, Out: fresh, FrameSize: testFrame})
 	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "manifest") {
 		t.Fatalf("released an image its manifest does not describe: %v", err)
 	}
+	assertMissing(t, fresh)
 }
 
 func TestPrune(t *testing.T) {
