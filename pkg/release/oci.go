@@ -209,7 +209,8 @@ func parseManifest(data []byte, kind artifactKind, what string) (*ocispec.Manife
 		desc ocispec.Descriptor
 		max  int64
 	}{{"config", m.Config, maxIndexBytes}, {"layer", m.Layers[0], kind.maxLayer}} {
-		if d.desc.Digest.Algorithm() != digest.SHA256 || d.desc.Digest.Validate() != nil {
+		// Validate first: Algorithm panics on a digest without a colon.
+		if d.desc.Digest.Validate() != nil || d.desc.Digest.Algorithm() != digest.SHA256 {
 			return bad("%s digest %q is not a valid sha256 digest", d.name, d.desc.Digest)
 		}
 		if d.desc.Size < 0 || d.desc.Size > d.max {
