@@ -12,8 +12,10 @@ import (
 
 const (
 	// DefaultFrameSize is the raw size of each independent frame: large
-	// enough that frames cost little ratio, small enough for parallelism.
-	DefaultFrameSize = 64 << 20
+	// enough that frames cost little ratio (0.8% more than 64 MiB frames on
+	// the Debian image), small enough that more frames are all holes, whose
+	// raw SHA256 pull need not compute (about 10% less CPU there).
+	DefaultFrameSize = 32 << 20
 	// window is the zstd window of every frame (zstd's own level 19 uses
 	// the same). A decoder holds one window per frame it decodes at once,
 	// which keeps pull's memory small; larger windows are refused.
