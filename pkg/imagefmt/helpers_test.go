@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -63,23 +64,27 @@ func qemuImg(t *testing.T, args ...string) string {
 	return testutil.Run(t, "qemu-img", args...)
 }
 
-// qemuVirtualSize asks qemu-img for an image's virtual size.
-func qemuVirtualSize(t *testing.T, path string) int64 {
+// qemuVirtualSize asks qemu-img for an image's virtual size; extra
+// arguments go before the path (-f vpc: qemu-img probes a fixed vhd as
+// raw).
+func qemuVirtualSize(t *testing.T, path string, args ...string) int64 {
 	t.Helper()
 	var info struct {
 		VirtualSize int64 `json:"virtual-size"`
 	}
-	if err := json.Unmarshal([]byte(qemuImg(t, "info", "--output=json", path)), &info); err != nil {
+	args = append(append([]string{"info", "--output=json"}, args...), path)
+	if err := json.Unmarshal([]byte(qemuImg(t, args...)), &info); err != nil {
 		t.Fatal(err)
 	}
 	return info.VirtualSize
 }
 
-// qemuRaw converts an image to raw with qemu-img and returns its bytes.
-func qemuRaw(t *testing.T, path string) []byte {
+// qemuRaw converts an image to raw with qemu-img and returns its bytes;
+// extra arguments go before the path.
+func qemuRaw(t *testing.T, path string, args ...string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out.raw")
-	qemuImg(t, "convert", "-O", "raw", path, out)
+	qemuImg(t, append(append([]string{"convert", "-O", "raw"}, args...), path, out)...)
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -156,4 +161,93 @@ func checkErr(t *testing.T, err, sentinel error, fragments ...string) {
 			t.Errorf("error %q does not mention %q", err, f)
 		}
 	}
+}
+
+// convertTo converts the raw fixture at src to format with qemu-img
+// convert options, into name in a fresh directory, and returns its path.
+func convertTo(t *testing.T, src string, format Format, name string, opts ...string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), name)
+	args := append([]string{"convert", "-f", "raw", "-O", string(format)}, opts...)
+	qemuImg(t, append(args, src, dst)...)
+	return dst
+}
+
+// checkAgainstQemu opens path and checks that it has the format, the
+// virtual size and the bytes qemu-img finds, and returns its details.
+func checkAgainstQemu(t *testing.T, path string, format Format) Details {
+	t.Helper()
+	d, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Format() != format {
+		t.Errorf("Format = %q, want %q", d.Format(), format)
+	}
+	if size := qemuVirtualSize(t, path, "-f", string(format)); d.Size() != size {
+		t.Errorf("Size = %d, qemu-img says %d", d.Size(), size)
+	}
+	checkDisk(t, d, qemuRaw(t, path, "-f", string(format)))
+	return DetailsOf(d)
+}
+
+// readFile reads a file whole.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeFile writes b to a new file named name in a fresh directory.
+func writeFile(t *testing.T, name string, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// checkHostile opens a malformed image, expects an error wrapping
+// sentinel that mentions each fragment (from Open, Extents or a whole
+// read), and checks that the attempt stayed within memBound bytes of
+// allocations.
+func checkHostile(t *testing.T, path string, sentinel error, fragments ...string) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := openAndReadAll(path)
+	runtime.ReadMemStats(&after)
+	checkErr(t, err, sentinel, fragments...)
+	if n := after.TotalAlloc - before.TotalAlloc; n > memBound {
+		t.Errorf("reading the hostile image allocated %d bytes", n)
+	}
+}
+
+// memBound is what reading one small hostile image may allocate: its
+// tables and a few blocks, not what the image claims.
+const memBound = 96 << 20
+
+// openAndReadAll opens path, lists its extents and reads the disk in
+// 1 MiB pieces, returning the first error.
+func openAndReadAll(path string) error {
+	d, err := Open(path, Options{})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := d.Extents(); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < d.Size(); off += int64(len(buf)) {
+		if _, err := d.ReadAt(buf, off); err != nil && err != io.EOF {
+			return err
+		}
+	}
+	return nil
 }

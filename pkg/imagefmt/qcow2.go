@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"os"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -123,12 +124,21 @@ type qcow2Disk struct {
 	l1          []uint64
 	backing     Disk // nil if none
 
-	l2   l2Cache
-	zstd *zstd.Decoder // nil unless compression is zstd
+	version uint32
+	l2      l2Cache
+	zstd    *zstd.Decoder // nil unless compression is zstd
 	// bufs holds scratch buffers of 3 clusters: one decompressed cluster
 	// and up to two of compressed input.
 	bufs   sync.Pool
 	flates sync.Pool // *inflater
+}
+
+func probeQCOW2(head []byte, _ io.ReaderAt, _ int64) bool {
+	return bytes.HasPrefix(head, []byte(qcow2Magic))
+}
+
+func openQCOW2(img *image) (Disk, error) {
+	return newQCOW2(img.r, img.size, img.closer(), img.openBacking())
 }
 
 // NewQCOW2 reads the qcow2 image in r, which is size bytes long. Images
@@ -169,6 +179,7 @@ func newQCOW2(r io.ReaderAt, fileSize int64, closer io.Closer, backing backingOp
 		clusterBits: uint(h.clusterBits),
 		clusterSize: 1 << h.clusterBits,
 		l2Bits:      uint(h.clusterBits) - 3,
+		version:     h.version,
 	}
 	if h.size > math.MaxInt64 {
 		return nil, errorf(ErrFormat, "qcow2: virtual size %#x overflows", h.size)
@@ -183,7 +194,7 @@ func newQCOW2(r io.ReaderAt, fileSize int64, closer io.Closer, backing backingOp
 	}
 	if name != "" {
 		if backing == nil {
-			return nil, errorf(ErrBacking, "qcow2: not following backing file %q (see Options.AllowBacking)", name)
+			return nil, errorf(ErrBacking, "qcow2: not following backing file %q (--allow-backing follows it; trust the image first)", name)
 		}
 		if d.backing, err = backing(name, format); err != nil {
 			return nil, fmt.Errorf("qcow2: backing file %q: %w", name, err)
@@ -262,7 +273,7 @@ func (d *qcow2Disk) readL1(h qcow2Header) error {
 	}
 	buf := make([]byte, need*8)
 	if _, err := d.r.ReadAt(buf, int64(h.l1Offset)); err != nil {
-		return readError(err, "L1 table", int64(h.l1Offset))
+		return readError(QCOW2, err, "L1 table", int64(h.l1Offset))
 	}
 	d.l1 = make([]uint64, need)
 	for i := range d.l1 {
@@ -310,17 +321,36 @@ func (d *qcow2Disk) backingFile(h qcow2Header, hb []byte) (string, Format, error
 	return "", "", errorf(ErrUnsupported, "qcow2: backing file %q has format %q", name, format)
 }
 
-// readError turns a short read of a structure that should be in the file
-// into ErrFormat, and passes other I/O errors on.
-func readError(err error, what string, off int64) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return errorf(ErrFormat, "qcow2: %s at %#x is cut short by the end of the file", what, off)
-	}
-	return fmt.Errorf("qcow2: reading %s at %#x: %w", what, off, err)
-}
-
 func (d *qcow2Disk) Format() Format { return QCOW2 }
 func (d *qcow2Disk) Size() int64    { return d.size }
+
+func (d *qcow2Disk) Details() Details {
+	compression := "zlib"
+	if d.zstd != nil {
+		compression = "zstd"
+	}
+	return Details{Subformat: fmt.Sprintf("v%d", d.version), Unit: "cluster", BlockSize: d.clusterSize, Compression: compression}
+}
+
+// MapRange maps allocated clusters to the image file and zero or
+// unallocated ones (without a backing file) to zeros.
+func (d *qcow2Disk) MapRange(off, n int64) (Mapping, error) {
+	r, err := d.mapRun(off, min(n, d.size-off))
+	if err != nil {
+		return Mapping{}, err
+	}
+	m := Mapping{Length: r.n}
+	switch r.kind {
+	case zeroed:
+		m.Zero = true
+	case unallocated:
+		m.Zero = d.backing == nil
+	case allocated:
+		m.File, _ = d.r.(*os.File)
+		m.Offset = r.host
+	}
+	return m, nil
+}
 
 func (d *qcow2Disk) Close() error {
 	var err error
@@ -370,7 +400,7 @@ func (d *qcow2Disk) l2Table(vc int64) ([]uint64, error) {
 	}
 	buf := make([]byte, d.clusterSize)
 	if _, err := d.r.ReadAt(buf, off); err != nil {
-		return nil, readError(err, "L2 table", off)
+		return nil, readError(QCOW2, err, "L2 table", off)
 	}
 	t := make([]uint64, len(buf)/8)
 	for j := range t {
@@ -486,7 +516,7 @@ func (d *qcow2Disk) ReadAt(p []byte, off int64) (int, error) {
 			clear(b)
 		case allocated:
 			if _, err = d.r.ReadAt(b, r.host); err != nil {
-				err = readError(err, "data cluster", r.host)
+				err = readError(QCOW2, err, "data cluster", r.host)
 			}
 		case compressed:
 			err = d.readCompressed(b, off+int64(done), r.cluster)
@@ -521,7 +551,7 @@ func (d *qcow2Disk) readCompressed(b []byte, off int64, c cluster) error {
 	defer d.bufs.Put(bp)
 	out, in := (*bp)[:d.clusterSize], (*bp)[d.clusterSize:][:c.csize]
 	if _, err := d.r.ReadAt(in, c.host); err != nil {
-		return readError(err, "compressed cluster", c.host)
+		return readError(QCOW2, err, "compressed cluster", c.host)
 	}
 	if err := d.decompress(out, in); err != nil {
 		return errorf(ErrFormat, "qcow2: compressed cluster for virtual offset %#x at host offset %#x: %v", off&^(d.clusterSize-1), c.host, err)
@@ -647,50 +677,6 @@ func (d *qcow2Disk) Extents() ([]Extent, error) {
 		return nil, err
 	}
 	return unionExtents(own, intersectExtents(back, holes)), nil
-}
-
-// appendExtent appends x to sorted extents, merging it with the last one
-// when they touch.
-func appendExtent(ext []Extent, x Extent) []Extent {
-	if x.Length <= 0 {
-		return ext
-	}
-	if n := len(ext); n > 0 && ext[n-1].Offset+ext[n-1].Length >= x.Offset {
-		end := max(ext[n-1].Offset+ext[n-1].Length, x.Offset+x.Length)
-		ext[n-1].Length = end - ext[n-1].Offset
-		return ext
-	}
-	return append(ext, x)
-}
-
-// intersectExtents returns the parts of a that lie within b; both are
-// sorted and free of overlaps.
-func intersectExtents(a, b []Extent) []Extent {
-	var out []Extent
-	for len(a) > 0 && len(b) > 0 {
-		start := max(a[0].Offset, b[0].Offset)
-		aEnd, bEnd := a[0].Offset+a[0].Length, b[0].Offset+b[0].Length
-		out = appendExtent(out, Extent{Offset: start, Length: min(aEnd, bEnd) - start})
-		if aEnd < bEnd {
-			a = a[1:]
-		} else {
-			b = b[1:]
-		}
-	}
-	return out
-}
-
-// unionExtents merges two sorted extent lists.
-func unionExtents(a, b []Extent) []Extent {
-	out := make([]Extent, 0, len(a)+len(b))
-	for len(a) > 0 || len(b) > 0 {
-		if len(b) == 0 || (len(a) > 0 && a[0].Offset <= b[0].Offset) {
-			out, a = appendExtent(out, a[0]), a[1:]
-		} else {
-			out, b = appendExtent(out, b[0]), b[1:]
-		}
-	}
-	return out
 }
 
 // l2Cache is a small LRU cache of L2 tables keyed by host offset.

@@ -225,21 +225,6 @@ func TestQCOW2Malformed(t *testing.T) {
 	})
 }
 
-func TestOpenUnsupportedFormats(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []Format{VMDK, VHD, VHDX, VDI} {
-		path := filepath.Join(dir, "disk."+string(f))
-		qemuImg(t, "create", "-q", "-f", string(f), path, "1M")
-		_, err := Open(path, Options{})
-		checkErr(t, err, ErrUnsupported, path, string(f)+" images are not supported")
-	}
-	// A fixed VHD is told by its footer alone.
-	path := filepath.Join(dir, "fixed.vpc")
-	qemuImg(t, "create", "-q", "-f", "vpc", "-o", "subformat=fixed", path, "1M")
-	_, err := Open(path, Options{})
-	checkErr(t, err, ErrUnsupported, path, "vpc images are not supported")
-}
-
 // TestQCOW2Concurrent reads random ranges of a compressed image from many
 // goroutines; run it with -race.
 func TestQCOW2Concurrent(t *testing.T) {

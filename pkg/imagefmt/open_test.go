@@ -11,6 +11,7 @@ func TestDetect(t *testing.T) {
 	binary.LittleEndian.PutUint32(vdi[0x40:], 0xbeda107f)
 	fixedVHD := append(make([]byte, 4096), []byte("conectix")...)
 	fixedVHD = append(fixedVHD, make([]byte, 504)...)
+	fixedVHD[4096+63] = vhdFixed
 	for _, tc := range []struct {
 		data []byte
 		want Format

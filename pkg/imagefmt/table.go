@@ -1,0 +1,208 @@
+package imagefmt
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// tableDisk reads the formats that cut a disk into equal blocks and keep a
+// table saying where each block lives: vhd, vhdx and vdi blocks, vmdk
+// grains. A format supplies locate, and inflate when blocks may be
+// compressed; the reading, run merging, extents and mapping are shared.
+// Its state after opening is immutable, so ReadAt may run concurrently.
+type tableDisk struct {
+	r        io.ReaderAt
+	fileSize int64
+	closer   io.Closer // nil when the caller owns r
+	format   Format
+	details  Details
+
+	size      int64
+	blockSize int64
+	// locate returns where block i lives: unallocated and zeroed blocks
+	// read as zeros, allocated ones are stored verbatim at host and
+	// compressed ones at host, csize bytes at most.
+	locate func(i int64) (cluster, error)
+	// inflate decompresses one compressed block from in (which may run on
+	// past its end) into out, which is one block long.
+	inflate func(out, in []byte) error
+	bufs    sync.Pool // scratch for compressed blocks
+	// onClose releases what the format holds besides r (vmdk extents).
+	onClose func() error
+}
+
+func (d *tableDisk) Format() Format   { return d.format }
+func (d *tableDisk) Size() int64      { return d.size }
+func (d *tableDisk) Details() Details { return d.details }
+
+func (d *tableDisk) Close() error {
+	var err error
+	if d.onClose != nil {
+		err = d.onClose()
+	}
+	if d.closer != nil {
+		if cerr := d.closer.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// unit names a block in errors: "block", or "grain" in vmdk.
+func (d *tableDisk) unit() string {
+	if d.details.Unit != "" {
+		return d.details.Unit
+	}
+	return "block"
+}
+
+// blockLen is the length of block i: the last one may be cut short by
+// the disk's end.
+func (d *tableDisk) blockLen(i int64) int64 {
+	return min(d.blockSize, d.size-i*d.blockSize)
+}
+
+// locateChecked is locate, plus the check that a stored block lies within
+// the file.
+func (d *tableDisk) locateChecked(i int64) (cluster, error) {
+	c, err := d.locate(i)
+	if err != nil {
+		return c, err
+	}
+	switch c.kind {
+	case allocated:
+		if c.host < 0 || c.host > d.fileSize-d.blockLen(i) {
+			return c, errorf(ErrFormat, "%s: %s %d (virtual offset %#x) is stored at %#x, past the end of the file (%d bytes)",
+				d.format, d.unit(), i, i*d.blockSize, c.host, d.fileSize)
+		}
+	case compressed:
+		if c.host < 0 || c.host >= d.fileSize || c.csize <= 0 {
+			return c, errorf(ErrFormat, "%s: compressed %s %d (virtual offset %#x) at %#x lies outside the file (%d bytes)",
+				d.format, d.unit(), i, i*d.blockSize, c.host, d.fileSize)
+		}
+		c.csize = min(c.csize, d.fileSize-c.host)
+	}
+	return c, nil
+}
+
+// mapRun maps [off, off+limit) from its start, stopping where the storage
+// changes: a stretch of blocks that read as zeros, that are stored at
+// contiguous host offsets, or one compressed block.
+func (d *tableDisk) mapRun(off, limit int64) (run, error) {
+	i := off / d.blockSize
+	within := off % d.blockSize
+	c, err := d.locateChecked(i)
+	if err != nil {
+		return run{}, err
+	}
+	r := run{cluster: c, n: d.blockLen(i) - within}
+	if c.kind == allocated {
+		r.host += within
+	}
+	for r.kind != compressed && r.n < limit && (i+1)*d.blockSize < d.size {
+		i++
+		next, err := d.locateChecked(i)
+		if err != nil {
+			return run{}, err
+		}
+		zeros := readsZero(r.kind) && readsZero(next.kind)
+		contiguous := r.kind == allocated && next.kind == allocated && next.host == r.host+r.n
+		if !zeros && !contiguous {
+			break
+		}
+		r.n += d.blockLen(i)
+	}
+	r.n = min(r.n, limit)
+	return r, nil
+}
+
+func readsZero(kind int) bool { return kind == unallocated || kind == zeroed }
+
+func (d *tableDisk) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%s: negative offset %d", d.format, off)
+	}
+	if off >= d.size {
+		return 0, io.EOF
+	}
+	var eof error
+	if int64(len(p)) > d.size-off {
+		p, eof = p[:d.size-off], io.EOF
+	}
+	for done := 0; done < len(p); {
+		at := off + int64(done)
+		r, err := d.mapRun(at, int64(len(p)-done))
+		if err != nil {
+			return done, err
+		}
+		b := p[done : done+int(r.n)]
+		switch r.kind {
+		case unallocated, zeroed:
+			clear(b)
+		case allocated:
+			if _, err := d.r.ReadAt(b, r.host); err != nil {
+				return done, readError(d.format, err, "data block", r.host)
+			}
+		case compressed:
+			if err := d.readCompressed(b, at, r.cluster); err != nil {
+				return done, err
+			}
+		}
+		done += len(b)
+	}
+	return len(p), eof
+}
+
+// readCompressed decompresses the block holding virtual offset off and
+// copies the part from off into b.
+func (d *tableDisk) readCompressed(b []byte, off int64, c cluster) error {
+	bp, _ := d.bufs.Get().(*[]byte)
+	if bp == nil || int64(len(*bp)) < d.blockSize+c.csize {
+		bp = new([]byte)
+		*bp = make([]byte, d.blockSize+c.csize)
+	}
+	defer d.bufs.Put(bp)
+	out, in := (*bp)[:d.blockSize], (*bp)[d.blockSize:][:c.csize]
+	if _, err := d.r.ReadAt(in, c.host); err != nil && err != io.EOF {
+		return readError(d.format, err, "compressed block", c.host)
+	}
+	if err := d.inflate(out, in); err != nil {
+		return errorf(ErrFormat, "%s: compressed %s for virtual offset %#x at %#x: %v", d.format, d.unit(), off-off%d.blockSize, c.host, err)
+	}
+	copy(b, out[off%d.blockSize:])
+	return nil
+}
+
+// Extents lists the stored blocks.
+func (d *tableDisk) Extents() ([]Extent, error) {
+	var ext []Extent
+	for off := int64(0); off < d.size; {
+		r, err := d.mapRun(off, d.size-off)
+		if err != nil {
+			return nil, err
+		}
+		if r.kind == allocated || r.kind == compressed {
+			ext = appendExtent(ext, Extent{Offset: off, Length: r.n})
+		}
+		off += r.n
+	}
+	return ext, nil
+}
+
+func (d *tableDisk) MapRange(off, n int64) (Mapping, error) {
+	r, err := d.mapRun(off, min(n, d.size-off))
+	if err != nil {
+		return Mapping{}, err
+	}
+	m := Mapping{Length: r.n}
+	switch r.kind {
+	case unallocated, zeroed:
+		m.Zero = true
+	case allocated:
+		m.File, _ = d.r.(*os.File)
+		m.Offset = r.host
+	}
+	return m, nil
+}
