@@ -21,7 +21,7 @@ const rawFixtureSize = 8<<20 + 1536
 // writeRawFixture writes a sparse raw disk with random (incompressible)
 // and repetitive (compressible) data, explicit zeros and holes, and
 // returns its path and contents.
-func writeRawFixture(t *testing.T, dir string) (string, []byte) {
+func writeRawFixture(t testing.TB, dir string) (string, []byte) {
 	t.Helper()
 	data := make([]byte, rawFixtureSize)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -59,7 +59,7 @@ func writeRawFixture(t *testing.T, dir string) (string, []byte) {
 }
 
 // qemuImg runs qemu-img and returns its output.
-func qemuImg(t *testing.T, args ...string) string {
+func qemuImg(t testing.TB, args ...string) string {
 	t.Helper()
 	return testutil.Run(t, "qemu-img", args...)
 }
@@ -165,7 +165,7 @@ func checkErr(t *testing.T, err, sentinel error, fragments ...string) {
 
 // convertTo converts the raw fixture at src to format with qemu-img
 // convert options, into name in a fresh directory, and returns its path.
-func convertTo(t *testing.T, src string, format Format, name string, opts ...string) string {
+func convertTo(t testing.TB, src string, format Format, name string, opts ...string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), name)
 	args := append([]string{"convert", "-f", "raw", "-O", string(format)}, opts...)
@@ -193,7 +193,7 @@ func checkAgainstQemu(t *testing.T, path string, format Format) Details {
 }
 
 // readFile reads a file whole.
-func readFile(t *testing.T, path string) []byte {
+func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -28,7 +28,11 @@ type tableDisk struct {
 	// inflate decompresses one compressed block from in (which may run on
 	// past its end) into out, which is one block long.
 	inflate func(out, in []byte) error
-	bufs    sync.Pool // scratch for compressed blocks
+	// emptySpan, when set, tells for a block that reads as zeros how many
+	// blocks from it do (a vmdk grain table that is not allocated), so
+	// that huge empty stretches are not walked block by block.
+	emptySpan func(i int64) int64
+	bufs      sync.Pool // scratch for compressed blocks
 	// onClose releases what the format holds besides r (vmdk extents).
 	onClose func() error
 }
@@ -92,30 +96,41 @@ func (d *tableDisk) locateChecked(i int64) (cluster, error) {
 // contiguous host offsets, or one compressed block.
 func (d *tableDisk) mapRun(off, limit int64) (run, error) {
 	i := off / d.blockSize
-	within := off % d.blockSize
 	c, err := d.locateChecked(i)
 	if err != nil {
 		return run{}, err
 	}
-	r := run{cluster: c, n: d.blockLen(i) - within}
+	r := run{cluster: c}
 	if c.kind == allocated {
-		r.host += within
+		r.host += off % d.blockSize
 	}
-	for r.kind != compressed && r.n < limit && (i+1)*d.blockSize < d.size {
-		i++
-		next, err := d.locateChecked(i)
+	next := i + d.span(i, c)
+	r.n = min(next*d.blockSize, d.size) - off
+	for r.kind != compressed && r.n < limit && next*d.blockSize < d.size {
+		c, err := d.locateChecked(next)
 		if err != nil {
 			return run{}, err
 		}
-		zeros := readsZero(r.kind) && readsZero(next.kind)
-		contiguous := r.kind == allocated && next.kind == allocated && next.host == r.host+r.n
+		zeros := readsZero(r.kind) && readsZero(c.kind)
+		contiguous := r.kind == allocated && c.kind == allocated && c.host == r.host+r.n
 		if !zeros && !contiguous {
 			break
 		}
-		r.n += d.blockLen(i)
+		next += d.span(next, c)
+		r.n = min(next*d.blockSize, d.size) - off
 	}
 	r.n = min(r.n, limit)
 	return r, nil
+}
+
+// span is how many blocks from i are stored as block i, which locate
+// returned as c, is: more than one only where a format knows a whole
+// stretch reads as zeros.
+func (d *tableDisk) span(i int64, c cluster) int64 {
+	if d.emptySpan == nil || !readsZero(c.kind) {
+		return 1
+	}
+	return max(1, d.emptySpan(i))
 }
 
 func readsZero(kind int) bool { return kind == unallocated || kind == zeroed }

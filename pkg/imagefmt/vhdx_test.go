@@ -44,7 +44,7 @@ type vhdxLayout struct {
 	sectorSize int // offset of the logical sector size item
 }
 
-func layoutOf(t *testing.T, b []byte) vhdxLayout {
+func layoutOf(t testing.TB, b []byte) vhdxLayout {
 	t.Helper()
 	le := binary.LittleEndian
 	var l vhdxLayout
@@ -173,13 +173,11 @@ func buildLogEntry(seq uint64, tail uint32, guid [16]byte, flushed, last int64, 
 	return e
 }
 
-// dirtyVHDX returns a dynamic vhdx whose log holds one entry that writes
-// a sector into allocated block 0, zeroes 8 KiB of it, and allocates block
-// 2 past the end of the file with a sector in it, and the clean image it
-// was made from.
-func dirtyVHDX(t *testing.T) (dirty, clean []byte) {
-	src, _ := writeRawFixture(t, t.TempDir())
-	clean = readFile(t, convertTo(t, src, VHDX, "disk.vhdx", "-o", "block_size=1M"))
+// dirtyVHDX returns a copy of the clean dynamic vhdx (1 MiB blocks, block
+// 0 allocated, block 2 not) whose log holds one entry that writes a sector
+// into block 0, zeroes 8 KiB of it, and allocates block 2 past the end of
+// the file with a sector in it.
+func dirtyVHDX(t testing.TB, clean []byte) []byte {
 	l := layoutOf(t, clean)
 	le := binary.LittleEndian
 	block0 := int64(le.Uint64(clean[l.batAt:]) >> 20 << 20)
@@ -200,16 +198,23 @@ func dirtyVHDX(t *testing.T) (dirty, clean []byte) {
 			{newBlock + 4096, pattern("new blk!")},
 		},
 		[]Extent{{Offset: block0 + 16384, Length: 8192}})
-	dirty = append([]byte(nil), clean...)
+	dirty := append([]byte(nil), clean...)
 	copy(dirty[l.logAt:], entry)
 	copy(dirty[l.header+48:], guid[:])
 	reseal(dirty, l.header, vhdxHeaderSize)
-	return dirty, clean
+	return dirty
+}
+
+// dirtyFixture is dirtyVHDX of the raw fixture, and that clean image.
+func dirtyFixture(t *testing.T) (dirty, clean []byte) {
+	src, _ := writeRawFixture(t, t.TempDir())
+	clean = readFile(t, convertTo(t, src, VHDX, "disk.vhdx", "-o", "block_size=1M"))
+	return dirtyVHDX(t, clean), clean
 }
 
 func TestVHDXDirtyLog(t *testing.T) {
 	testutil.RequireTool(t, "qemu-io")
-	dirty, clean := dirtyVHDX(t)
+	dirty, clean := dirtyFixture(t)
 	path := writeFile(t, "dirty.vhdx", dirty)
 	before := sha256.Sum256(dirty)
 
@@ -243,7 +248,7 @@ func TestVHDXDirtyLog(t *testing.T) {
 // TestVHDXBadLog: a log entry failing its checksum is not a valid
 // sequence, so nothing is replayed, as QEMU does.
 func TestVHDXBadLog(t *testing.T) {
-	dirty, clean := dirtyVHDX(t)
+	dirty, clean := dirtyFixture(t)
 	l := layoutOf(t, dirty)
 	dirty[l.logAt+100] ^= 1
 	d, err := NewVHDX(bytes.NewReader(dirty), int64(len(dirty)))

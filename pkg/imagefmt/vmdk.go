@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -409,12 +410,21 @@ func openSparseExtent(r io.ReaderAt, size int64, embedded bool) (*tableDisk, vmd
 	for i := range gd {
 		gd[i] = binary.LittleEndian.Uint32(raw[4*i:])
 	}
-	g := &grainTables{r: r, size: size, gd: gd, perGT: perGT}
+	if err := checkGrainDirectory(gd, perGT, size); err != nil {
+		return nil, desc, err
+	}
+	g := &grainTables{r: r, gd: gd, perGT: perGT}
 	g.cache.init(max(4, l2CacheBytes/int(perGT*8)))
 	d := &tableDisk{
 		r: r, fileSize: size, format: VMDK,
 		details: Details{Subformat: "sparse extent", Unit: "grain", BlockSize: grainBytes},
 		size:    int64(h.capacity) * 512, blockSize: grainBytes,
+	}
+	d.emptySpan = func(i int64) int64 {
+		if gd[i/perGT] == 0 {
+			return perGT - i%perGT
+		}
+		return 1
 	}
 	zeroGrains, markers := h.flags&vmdkFlagZeroGrain != 0, h.flags&vmdkFlagMarkers != 0
 	d.locate = func(i int64) (cluster, error) {
@@ -439,6 +449,29 @@ func openSparseExtent(r io.ReaderAt, size int64, embedded bool) (*tableDisk, vmd
 		d.inflate = func(out, in []byte) error { return inflateGrain(out, in, markers) }
 	}
 	return d, desc, nil
+}
+
+// checkGrainDirectory makes sure the grain tables lie within the file and
+// no two directory entries share one. QEMU never writes shared tables,
+// and they would let a small file describe an endless disk to walk.
+func checkGrainDirectory(gd []uint32, perGT, size int64) error {
+	var used []uint32
+	for i, e := range gd {
+		if e == 0 {
+			continue
+		}
+		if at := int64(e) * 512; at > size-perGT*4 {
+			return errorf(ErrFormat, "vmdk: grain directory entry %d points to a grain table at %#x, past the end of the file (%d bytes)", i, at, size)
+		}
+		used = append(used, e)
+	}
+	slices.Sort(used)
+	for i := 1; i < len(used); i++ {
+		if used[i] == used[i-1] {
+			return errorf(ErrFormat, "vmdk: the grain table at %#x is used twice by the grain directory", int64(used[i])*512)
+		}
+	}
+	return nil
 }
 
 // vmdkFooter reads the header copy that a streamOptimized file keeps at its
@@ -503,7 +536,6 @@ func inflateGrain(out, in []byte, markers bool) error {
 // loading tables on demand.
 type grainTables struct {
 	r     io.ReaderAt
-	size  int64
 	gd    []uint32
 	perGT int64
 	cache l2Cache
@@ -517,10 +549,7 @@ func (g *grainTables) entry(i int64) (uint32, error) {
 	}
 	at := int64(gde) * 512
 	t := g.cache.get(at)
-	if t == nil {
-		if at > g.size-g.perGT*4 {
-			return 0, errorf(ErrFormat, "vmdk: grain directory entry %d points to a grain table at %#x, past the end of the file (%d bytes)", i/g.perGT, at, g.size)
-		}
+	if t == nil { // checkGrainDirectory found it within the file
 		raw := make([]byte, g.perGT*4)
 		if _, err := g.r.ReadAt(raw, at); err != nil {
 			return 0, readError(VMDK, err, "grain table", at)
