@@ -33,8 +33,6 @@ type tableDisk struct {
 	// that huge empty stretches are not walked block by block.
 	emptySpan func(i int64) int64
 	bufs      sync.Pool // scratch for compressed blocks
-	// onClose releases what the format holds besides r (vmdk extents).
-	onClose func() error
 }
 
 func (d *tableDisk) Format() Format   { return d.format }
@@ -42,16 +40,10 @@ func (d *tableDisk) Size() int64      { return d.size }
 func (d *tableDisk) Details() Details { return d.details }
 
 func (d *tableDisk) Close() error {
-	var err error
-	if d.onClose != nil {
-		err = d.onClose()
-	}
 	if d.closer != nil {
-		if cerr := d.closer.Close(); err == nil {
-			err = cerr
-		}
+		return d.closer.Close()
 	}
-	return err
+	return nil
 }
 
 // unit names a block in errors: "block", or "grain" in vmdk.
