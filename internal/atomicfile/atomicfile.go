@@ -15,6 +15,8 @@ type File struct {
 	*os.File
 	dest string
 	done bool
+	// noReplace makes Commit refuse a destination that exists by then.
+	noReplace bool
 }
 
 // Create starts writing dest. The temporary file lives in dest's directory
@@ -53,13 +55,41 @@ func (f *File) Commit() error {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", f.dest, err)
 	}
-	if err := os.Rename(tmp, f.dest); err != nil {
+	if err := f.publish(tmp); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", f.dest, err)
+		return err
 	}
 	if d, err := os.Open(filepath.Dir(f.dest)); err == nil {
 		d.Sync()
 		d.Close()
+	}
+	return nil
+}
+
+// publish moves the finished temporary file to the destination. Without
+// replacing, a hard link does it atomically (it fails if the destination
+// exists), falling back to a check and a rename where the file system has
+// no hard links.
+func (f *File) publish(tmp string) error {
+	if !f.noReplace {
+		if fi, err := os.Lstat(f.dest); err == nil && !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0 {
+			return fmt.Errorf("%s became %s meanwhile: %w", f.dest, kind(fi.Mode()), ErrNotRegular)
+		}
+		if err := os.Rename(tmp, f.dest); err != nil {
+			return fmt.Errorf("write %s: %w", f.dest, err)
+		}
+		return nil
+	}
+	err := os.Link(tmp, f.dest)
+	if err == nil {
+		os.Remove(tmp)
+		return nil
+	}
+	if _, serr := os.Lstat(f.dest); serr == nil {
+		return fmt.Errorf("%s appeared while it was being written; --force replaces it: %w", f.dest, ErrExists)
+	}
+	if err := os.Rename(tmp, f.dest); err != nil {
+		return fmt.Errorf("write %s: %w", f.dest, err)
 	}
 	return nil
 }
