@@ -117,12 +117,18 @@ type Mapper interface {
 	MapRange(off, n int64) (Mapping, error)
 }
 
+// VerbatimMax is the largest unit of storage (qcow2 cluster, vmdk grain)
+// that Mapper offers for copying verbatim.
+const VerbatimMax = 64 << 10
+
 // Mapping is a run of a disk stored one way.
 type Mapping struct {
 	Length int64
 	// File and Offset say where the run lies verbatim. File is nil when
-	// it does not (compressed data, a backing file, an overlay): the run
-	// is then read through ReadAt.
+	// it does not (compressed data, a backing file, an overlay), and
+	// where the format's unit of storage is larger than VerbatimMax: a
+	// copier that moves whole blocks file to file cannot leave their zeros
+	// as holes, so it reads those through ReadAt instead.
 	File   *os.File
 	Offset int64
 	// Zero is set when the run reads as zeros.

@@ -346,8 +346,10 @@ func (d *qcow2Disk) MapRange(off, n int64) (Mapping, error) {
 	case unallocated:
 		m.Zero = d.backing == nil
 	case allocated:
-		m.File, _ = d.r.(*os.File)
-		m.Offset = r.host
+		if d.clusterSize <= VerbatimMax {
+			m.File, _ = d.r.(*os.File)
+			m.Offset = r.host
+		}
 	}
 	return m, nil
 }

@@ -208,8 +208,10 @@ func (d *tableDisk) MapRange(off, n int64) (Mapping, error) {
 	case unallocated, zeroed:
 		m.Zero = true
 	case allocated:
-		m.File, _ = d.r.(*os.File)
-		m.Offset = r.host
+		if d.blockSize <= VerbatimMax {
+			m.File, _ = d.r.(*os.File)
+			m.Offset = r.host
+		}
 	}
 	return m, nil
 }
