@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/colinux-ng/colinux/internal/atomicfile"
 	"github.com/colinux-ng/colinux/internal/progress"
 	"github.com/colinux-ng/colinux/pkg/imagefmt"
 	"github.com/colinux-ng/colinux/pkg/qemuconv"
@@ -13,11 +14,13 @@ import (
 
 var convertCommand = &cli.Command{
 	Name:      "convert",
-	Usage:     "turn a QEMU disk into a bare filesystem (cobd) image of its root partition",
+	Usage:     "turn a disk image (qcow2, vmdk, vhd, vhdx, vdi, raw, xz) into a bare filesystem (cobd) image of its root partition",
 	ArgsUsage: "IN OUT",
 	Flags: []cli.Flag{
 		&cli.IntFlag{Name: "partition", Aliases: []string{"p"}, Usage: "copy partition `N` instead of choosing the root"},
 		&cli.Int64Flag{Name: "strip", Usage: "legacy mode: drop the first `N` sectors, like dd bs=512 skip=N (bounded to the partition)"},
+		&cli.BoolFlag{Name: "whole", Usage: "copy the whole virtual disk as sparse raw, as qemu-img convert -O raw does"},
+		&cli.BoolFlag{Name: "force", Usage: "replace OUT if it exists (never when OUT is IN)"},
 		&cli.BoolFlag{Name: "allow-backing", Usage: "follow a backing file named inside the image (trust the image first)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 	},
@@ -29,12 +32,19 @@ func runConvert(c *cli.Context) error {
 		return cli.Exit("usage: coimage convert [options] IN OUT", 2)
 	}
 	in, out := c.Args().Get(0), c.Args().Get(1)
-	disk, err := imagefmt.Open(in, imagefmt.Options{AllowBacking: c.Bool("allow-backing")})
+	// The output is checked before any work: nothing is decompressed or
+	// planned for an OUT that would be refused anyway.
+	f, err := atomicfile.CreateOutput(out, 0o644, atomicfile.Guard{Force: c.Bool("force"), Inputs: []string{in}})
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	disk, err := imagefmt.OpenContext(c.Context, in, imagefmt.Options{AllowBacking: c.Bool("allow-backing")})
 	if err != nil {
 		return err
 	}
 	defer disk.Close()
-	plan, err := qemuconv.MakePlan(disk, qemuconv.Options{Partition: c.Int("partition"), Strip: c.Int64("strip")})
+	plan, err := qemuconv.MakePlan(disk, qemuconv.Options{Partition: c.Int("partition"), Strip: c.Int64("strip"), Whole: c.Bool("whole")})
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
@@ -42,8 +52,11 @@ func runConvert(c *cli.Context) error {
 		fmt.Fprintf(os.Stderr, "coimage: warning: %s: %s\n", in, w)
 	}
 	bar := progress.New(plan.Size, "converting")
-	err = qemuconv.Convert(c.Context, disk, out, plan, bar.Add)
+	err = qemuconv.CopyRange(c.Context, disk, plan.Offset, plan.Size, f.File, bar.Add)
 	bar.Done()
+	if err == nil {
+		err = f.Commit()
+	}
 	if err != nil {
 		return fmt.Errorf("convert %s: %w", in, err)
 	}
@@ -62,7 +75,9 @@ func runConvert(c *cli.Context) error {
 		what = fmt.Sprintf("partition %d", plan.Partition.Number)
 	}
 	fmt.Printf("%s (%s): %s at offset %d, %s → %s\n", in, disk.Format(), what, plan.Offset, humanBytes(plan.Size), out)
-	fmt.Printf("filesystem: %s\n", describeFS(plan.FS))
+	if plan.Mode != "whole" {
+		fmt.Printf("filesystem: %s\n", describeFS(plan.FS))
+	}
 	return nil
 }
 

@@ -25,6 +25,7 @@ var infoCommand = &cli.Command{
 type infoReport struct {
 	Image      string            `json:"image"`
 	Format     imagefmt.Format   `json:"format"`
+	Details    imagefmt.Details  `json:"details"`
 	Size       int64             `json:"virtual_size"`
 	Allocated  int64             `json:"allocated_bytes"`
 	Scheme     string            `json:"partition_table"`
@@ -48,7 +49,7 @@ func runInfo(c *cli.Context) error {
 		return cli.Exit("usage: coimage info [--json] IMAGE", 2)
 	}
 	path := c.Args().First()
-	disk, err := imagefmt.Open(path, imagefmt.Options{AllowBacking: c.Bool("allow-backing")})
+	disk, err := imagefmt.OpenContext(c.Context, path, imagefmt.Options{AllowBacking: c.Bool("allow-backing")})
 	if err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func runInfo(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	r := infoReport{Image: path, Format: disk.Format(), Size: disk.Size(), Allocated: alloc,
+	r := infoReport{Image: path, Format: disk.Format(), Details: imagefmt.DetailsOf(disk), Size: disk.Size(), Allocated: alloc,
 		Scheme: string(table.Scheme), Partitions: []partitionReport{}, Warnings: table.Warnings}
 	for _, p := range table.Partitions {
 		r.Partitions = append(r.Partitions, partitionReport{Number: p.Number, Start: p.Start, Size: p.Size,
@@ -80,6 +81,7 @@ func runInfo(c *cli.Context) error {
 func printInfo(r infoReport) {
 	fmt.Printf("image:           %s\n", r.Image)
 	fmt.Printf("format:          %s\n", r.Format)
+	printDetails(r.Details)
 	fmt.Printf("virtual size:    %s (%d bytes)\n", humanBytes(r.Size), r.Size)
 	fmt.Printf("allocated:       %s (%d bytes)\n", humanBytes(r.Allocated), r.Allocated)
 	fmt.Printf("partition table: %s\n", r.Scheme)
@@ -102,4 +104,28 @@ func printInfo(r infoReport) {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", p.Number, p.Start, humanBytes(p.Size), typ, describeFSReport(p.FS))
 	}
 	tw.Flush()
+}
+
+// printDetails prints the format's own facts, those it has.
+func printDetails(d imagefmt.Details) {
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Printf("%-17s%s\n", k+":", v)
+		}
+	}
+	line("subformat", d.Subformat)
+	if d.BlockSize > 0 {
+		line(d.Unit+" size", humanBytes(d.BlockSize))
+	}
+	if d.SectorSize > 0 {
+		line("sector size", fmt.Sprint(d.SectorSize))
+	}
+	line("compression", d.Compression)
+	line("creator", d.Creator)
+	for _, f := range d.Files {
+		line("extent file", f)
+	}
+	if d.LogReplayed {
+		line("log", "replayed in memory (the file still holds it; Hyper-V or qemu-img check -r all replay it)")
+	}
 }

@@ -1,11 +1,9 @@
 package qemuconv
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
-	"github.com/colinux-ng/colinux/internal/atomicfile"
 	"github.com/colinux-ng/colinux/pkg/imagefmt"
 )
 
@@ -16,13 +14,16 @@ type Options struct {
 	Partition int
 	// Strip, when positive, reproduces the legacy `dd bs=512 skip=Strip`.
 	Strip int64
+	// Whole copies the whole virtual disk, as `qemu-img convert -O raw`
+	// does, for disks without a partition table or to check a format.
+	Whole bool
 }
 
 // Plan is what a conversion copies: the disk's table and the chosen range.
 type Plan struct {
 	Table *Table
-	// Mode is "partition", "whole-disk" (no table, filesystem at offset 0)
-	// or "strip".
+	// Mode is "partition", "whole-disk" (no table, filesystem at offset 0),
+	// "strip" or "whole" (the whole virtual disk, on request).
 	Mode string
 	// Partition is the chosen partition; nil in whole-disk and strip modes.
 	Partition *Partition
@@ -35,13 +36,26 @@ type Plan struct {
 }
 
 // MakePlan reads the disk's partition table and decides what to copy.
+// It first walks the image's own tables, so that a damaged image is
+// reported as such rather than as a disk without a root partition.
 func MakePlan(d imagefmt.Disk, opt Options) (*Plan, error) {
+	if _, err := d.Extents(); err != nil {
+		return nil, err
+	}
 	table, err := ReadTable(d, d.Size())
 	if err != nil {
 		return nil, err
 	}
 	p := &Plan{Table: table}
 	switch {
+	case opt.Whole:
+		if opt.Partition > 0 || opt.Strip > 0 {
+			return nil, errors.New("--whole excludes --partition and --strip")
+		}
+		p.Mode = "whole"
+		p.Offset, p.Size = 0, d.Size()
+		p.Warnings = table.Warnings
+		return p, nil
 	case opt.Strip > 0:
 		if opt.Partition > 0 {
 			return nil, errors.New("--strip and --partition exclude each other")
@@ -74,19 +88,4 @@ func MakePlan(d imagefmt.Disk, opt Options) (*Plan, error) {
 			p.FS.Type, p.FS.Size, p.Size))
 	}
 	return p, nil
-}
-
-// Convert copies the planned range of d into a new file at out in one
-// sparse pass. The file appears at out only when the copy is complete; on
-// any error or cancellation nothing is left there.
-func Convert(ctx context.Context, d imagefmt.Disk, out string, plan *Plan, progress func(int64)) error {
-	f, err := atomicfile.Create(out, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if err := CopyRange(ctx, d, plan.Offset, plan.Size, f.File, progress); err != nil {
-		return err
-	}
-	return f.Commit()
 }

@@ -3,13 +3,13 @@ package qemuconv
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/colinux-ng/colinux/pkg/imagefmt"
 )
@@ -28,9 +28,13 @@ var zeroBlock = make([]byte, holeSize)
 // CopyRange copies src[off, off+n) into dst[0, n) in one pass. Only the
 // source's allocated extents are read; they are read by several goroutines
 // at once (so compressed clusters decompress in parallel), and 4 KiB
-// blocks of zeros are left as holes. dst must be empty; it is sized to n.
-// progress, when not nil, is called (from several goroutines) with the
-// number of bytes of the range that were just dealt with; holes count too.
+// blocks of zeros are left as holes. Where the source keeps a range
+// verbatim in a file (imagefmt.Mapper), the bytes go file to file
+// (copy_file_range) without passing through memory here. Writeback of
+// each chunk starts as soon as it is written, so the final fsync has
+// little left to do. dst must be empty; it is sized to n. progress, when
+// not nil, is called (from several goroutines) with the number of bytes of
+// the range just dealt with; holes count too.
 func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.File, progress func(int64)) error {
 	if off < 0 || n < 0 || off+n > src.Size() {
 		return fmt.Errorf("copy range [%d, %d) lies outside the %d-byte disk", off, off+n, src.Size())
@@ -65,6 +69,7 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 		return nil
 	})
 	pool := sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+	mapper, _ := src.(imagefmt.Mapper)
 	for range max(2, runtime.NumCPU()) {
 		g.Go(func() error {
 			for c := range work {
@@ -72,11 +77,12 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 					return err
 				}
 				bp := pool.Get().(*[]byte)
-				err := copyChunk(src, off, c, (*bp)[:c.Length], dst)
+				err := copyChunk(src, mapper, off, c, *bp, dst)
 				pool.Put(bp)
 				if err != nil {
 					return err
 				}
+				startWriteback(dst, c.Offset, c.Length)
 				if progress != nil {
 					progress(c.Length)
 				}
@@ -87,13 +93,49 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 	return g.Wait()
 }
 
-// copyChunk reads one chunk (in output coordinates) and writes its non-zero
-// runs of 4 KiB blocks.
-func copyChunk(src imagefmt.Disk, off int64, c imagefmt.Extent, buf []byte, dst *os.File) error {
+// copyChunk copies one chunk (in output coordinates): ranges the source
+// maps to zeros are skipped, verbatim ranges copied file to file, and the
+// rest read and written in non-zero runs of 4 KiB blocks.
+func copyChunk(src imagefmt.Disk, mapper imagefmt.Mapper, off int64, c imagefmt.Extent, buf []byte, dst *os.File) error {
+	for done := int64(0); done < c.Length; {
+		out := c.Offset + done
+		n := c.Length - done
+		if mapper != nil {
+			m, err := mapper.MapRange(off+out, n)
+			if err != nil {
+				return err
+			}
+			n = m.Length
+			if m.Zero {
+				done += n
+				continue
+			}
+			if m.File != nil {
+				err := copyFileRange(dst, out, m.File, m.Offset, n)
+				if err == nil {
+					done += n
+					continue
+				}
+				if !errors.Is(err, errNoCopyRange) {
+					return fmt.Errorf("copy disk offset %d: %w", off+out, err)
+				}
+			}
+		}
+		if err := copyThrough(src, off, imagefmt.Extent{Offset: out, Length: n}, buf[:n], dst); err != nil {
+			return err
+		}
+		done += n
+	}
+	return nil
+}
+
+// copyThrough reads one piece (in output coordinates) and writes its
+// non-zero runs of 4 KiB blocks.
+func copyThrough(src imagefmt.Disk, off int64, c imagefmt.Extent, buf []byte, dst *os.File) error {
 	if _, err := src.ReadAt(buf, off+c.Offset); err != nil {
 		return fmt.Errorf("read disk at offset %d: %w", off+c.Offset, err)
 	}
-	// Blocks are aligned to the output, not the chunk, so that holes land
+	// Blocks are aligned to the output, not the piece, so that holes land
 	// on filesystem block boundaries of the output file.
 	runStart := -1
 	for i := 0; i < len(buf); {
@@ -120,10 +162,6 @@ func writeRun(dst *os.File, b []byte, at int64) error {
 	if _, err := dst.WriteAt(b, at); err != nil {
 		return fmt.Errorf("write output at offset %d: %w", at, err)
 	}
-	// Start writeback now rather than leaving every dirty page to the
-	// final fsync: the disk works while the copy goes on. Only a hint, so
-	// its failure (e.g. on a filesystem without it) is ignored.
-	unix.SyncFileRange(int(dst.Fd()), at, int64(len(b)), unix.SYNC_FILE_RANGE_WRITE)
 	return nil
 }
 
@@ -142,3 +180,6 @@ func chunksOf(extents []imagefmt.Extent, off, n int64) []imagefmt.Extent {
 	}
 	return chunks
 }
+
+// errNoCopyRange says the kernel cannot copy between these files.
+var errNoCopyRange = errors.New("copy_file_range not supported")

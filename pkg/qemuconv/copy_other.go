@@ -1,0 +1,11 @@
+//go:build !linux
+
+package qemuconv
+
+import "os"
+
+// copyFileRange is Linux's; elsewhere the caller reads and writes.
+func copyFileRange(*os.File, int64, *os.File, int64, int64) error { return errNoCopyRange }
+
+// startWriteback has no portable equivalent; the final fsync does the work.
+func startWriteback(*os.File, int64, int64) {}
