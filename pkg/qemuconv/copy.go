@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/colinux-ng/colinux/internal/atomicfile"
 	"github.com/colinux-ng/colinux/pkg/imagefmt"
 )
 
@@ -82,7 +83,7 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 				if err != nil {
 					return err
 				}
-				startWriteback(dst, c.Offset, c.Length)
+				atomicfile.StartWriteback(dst, c.Offset, c.Length)
 				if progress != nil {
 					progress(c.Length)
 				}

@@ -26,10 +26,3 @@ func copyFileRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) er
 	}
 	return nil
 }
-
-// startWriteback asks the kernel to start writing a range of f to disk now
-// rather than leaving every dirty page to the final fsync: the disk works
-// while the copy goes on. Only a hint, so its failure is ignored.
-func startWriteback(f *os.File, off, n int64) {
-	unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
-}

@@ -6,6 +6,3 @@ import "os"
 
 // copyFileRange is Linux's; elsewhere the caller reads and writes.
 func copyFileRange(*os.File, int64, *os.File, int64, int64) error { return errNoCopyRange }
-
-// startWriteback has no portable equivalent; the final fsync does the work.
-func startWriteback(*os.File, int64, int64) {}
