@@ -2,7 +2,6 @@ package imagefmt
 
 import (
 	"bytes"
-	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,82 +10,6 @@ import (
 
 	"github.com/colinux-ng/colinux/internal/testutil"
 )
-
-// sparseImage is a fuzz input read as a file: records of [offset u32 LE]
-// [length u16 LE][bytes] laid over zeros, so that a few KiB of input
-// describe the megabytes a vhdx or vdi layout spans, and the fuzzer can
-// move structures around by mutating offsets. Offsets are taken modulo
-// 8 MiB (room for QEMU's vhdx layout): a file of gigabytes would let each
-// run read tables of the readers' full limits and the fuzzer crawl.
-type sparseImage struct {
-	size    int64
-	patches []sparsePatch
-}
-
-const sparseMax = 8 << 20
-
-type sparsePatch struct {
-	off int64
-	b   []byte
-}
-
-func decodeSparse(data []byte) *sparseImage {
-	s := &sparseImage{}
-	for len(data) >= 6 {
-		off := int64(binary.LittleEndian.Uint32(data) & (sparseMax - 1))
-		n := min(int(binary.LittleEndian.Uint16(data[4:])), len(data)-6)
-		s.patches = append(s.patches, sparsePatch{off, data[6 : 6+n]})
-		s.size = max(s.size, off+int64(n))
-		data = data[6+n:]
-	}
-	return s
-}
-
-// encodeSparse turns an image into records of its non-zero sectors.
-func encodeSparse(img []byte) []byte {
-	var out []byte
-	zero := make([]byte, 512)
-	for off := 0; off < len(img); {
-		end := min(off+512, len(img))
-		if bytes.Equal(img[off:end], zero[:end-off]) && end < len(img) {
-			off = end
-			continue
-		}
-		start := off
-		for off < len(img) && off-start < 65024 {
-			e := min(off+512, len(img))
-			if bytes.Equal(img[off:e], zero[:e-off]) && e < len(img) {
-				break
-			}
-			off = e
-		}
-		out = binary.LittleEndian.AppendUint32(out, uint32(start))
-		out = binary.LittleEndian.AppendUint16(out, uint16(off-start))
-		out = append(out, img[start:off]...)
-	}
-	return out
-}
-
-func (s *sparseImage) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, io.ErrUnexpectedEOF
-	}
-	if off >= s.size {
-		return 0, io.EOF
-	}
-	n := int(min(int64(len(p)), s.size-off))
-	clear(p[:n])
-	for _, x := range s.patches {
-		if x.off < off+int64(n) && x.off+int64(len(x.b)) > off {
-			lo := max(x.off, off)
-			copy(p[lo-off:n], x.b[lo-x.off:])
-		}
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
 
 // exerciseDisk checks what must hold for any disk a reader accepts:
 // extents within the disk, reads that fill the buffer or end at the disk's
@@ -145,7 +68,7 @@ func qemuSeed(f *testing.F, format Format, opts, size string, writes ...string) 
 	if err != nil {
 		f.Fatal(err)
 	}
-	return encodeSparse(b)
+	return testutil.EncodeSparse(b)
 }
 
 func FuzzVHD(f *testing.F) {
@@ -153,8 +76,8 @@ func FuzzVHD(f *testing.F) {
 	f.Add(qemuSeed(f, VHD, "subformat=fixed", "64k", "write -P 3 512 1k"))
 	f.Add(qemuSeed(f, VHD, "force_size=on", "1M", "write -P 4 0 512"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := decodeSparse(data)
-		if d, err := NewVHD(s, s.size); err == nil {
+		s := testutil.DecodeSparse(data)
+		if d, err := NewVHD(s, s.Size()); err == nil {
 			defer d.Close()
 			exerciseDisk(t, d)
 		}
@@ -165,8 +88,8 @@ func FuzzVDI(f *testing.F) {
 	f.Add(qemuSeed(f, VDI, "", "3M", "write -P 1 0 4k", "write -P 2 2M 4k"))
 	f.Add(qemuSeed(f, VDI, "static=on", "1M", "write -P 3 512 1k"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := decodeSparse(data)
-		if d, err := NewVDI(s, s.size); err == nil {
+		s := testutil.DecodeSparse(data)
+		if d, err := NewVDI(s, s.Size()); err == nil {
 			defer d.Close()
 			exerciseDisk(t, d)
 		}
@@ -176,13 +99,13 @@ func FuzzVDI(f *testing.F) {
 func FuzzVHDX(f *testing.F) {
 	f.Add(qemuSeed(f, VHDX, "block_size=1M", "3M", "write -P 1 0 4k", "write -P 2 2M 4k"))
 	f.Add(qemuSeed(f, VHDX, "subformat=fixed,block_size=1M", "1M", "write -P 3 512 1k"))
-	clean := decodeSparse(qemuSeed(f, VHDX, "block_size=1M", "4M", "write -P 6 0 4k"))
-	b := make([]byte, clean.size)
+	clean := testutil.DecodeSparse(qemuSeed(f, VHDX, "block_size=1M", "4M", "write -P 6 0 4k"))
+	b := make([]byte, clean.Size())
 	clean.ReadAt(b, 0)
-	f.Add(encodeSparse(dirtyVHDX(f, b)))
+	f.Add(testutil.EncodeSparse(dirtyVHDX(f, b)))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := decodeSparse(data)
-		if d, err := NewVHDX(s, s.size); err == nil {
+		s := testutil.DecodeSparse(data)
+		if d, err := NewVHDX(s, s.Size()); err == nil {
 			defer d.Close()
 			exerciseDisk(t, d)
 		}
@@ -195,17 +118,17 @@ func FuzzVMDK(f *testing.F) {
 	f.Add(qemuSeed(f, VMDK, "subformat=streamOptimized", "1M", "write -P 4 0 64k"))
 	desc := "# Disk DescriptorFile\nversion=1\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n" +
 		"RW 64 FLAT \"f.img\" 16\nRW 16 ZERO\nRW 128 SPARSE \"s.vmdk\"\n"
-	f.Add(encodeSparse([]byte(desc)))
-	sparse := decodeSparse(qemuSeed(f, VMDK, "", "64k", "write -P 5 0 4k"))
-	s := make([]byte, sparse.size)
+	f.Add(testutil.EncodeSparse([]byte(desc)))
+	sparse := testutil.DecodeSparse(qemuSeed(f, VMDK, "", "64k", "write -P 5 0 4k"))
+	s := make([]byte, sparse.Size())
 	sparse.ReadAt(s, 0)
 	dir := fstest.MapFS{
 		"f.img":  {Data: bytes.Repeat([]byte("flat"), 16<<10)},
 		"s.vmdk": {Data: s},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := decodeSparse(data)
-		if d, err := NewVMDK(s, s.size, dir); err == nil {
+		s := testutil.DecodeSparse(data)
+		if d, err := NewVMDK(s, s.Size(), dir); err == nil {
 			defer d.Close()
 			exerciseDisk(t, d)
 		}
