@@ -1,0 +1,371 @@
+package ext4
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/colinux-ng/colinux/internal/testutil"
+)
+
+// makeTree builds a tree with every kind of file and metadata an export
+// must keep: owners, modes with set-id and sticky bits, nanosecond times,
+// extended attributes (user, trusted, security, a POSIX ACL), hard links,
+// short and long symbolic links, device nodes, a FIFO, a socket, an empty
+// file, a sparse file and files spanning many blocks. It needs root.
+func makeTree(t *testing.T) string {
+	t.Helper()
+	testutil.Require(t, os.Geteuid() == 0, "building device nodes and foreign owners needs root")
+	root := filepath.Join(t.TempDir(), "tree")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(name string, data []byte, mode os.FileMode) string {
+		p := filepath.Join(root, name)
+		must(os.MkdirAll(filepath.Dir(p), 0o755))
+		must(os.WriteFile(p, data, mode))
+		must(os.Chmod(p, mode)) // beyond the umask, set-id bits included
+		return p
+	}
+	rng := rand.New(rand.NewSource(11))
+	random := func(n int) []byte { b := make([]byte, n); rng.Read(b); return b }
+	mk("etc/hostname", []byte("colinux\n"), 0o644)
+	mk("usr/bin/tool", random(300_000), 0o4755)
+	mk("usr/lib/big.bin", random(3<<20+77), 0o644)
+	mk("empty", nil, 0o600)
+	must(os.Link(filepath.Join(root, "usr/bin/tool"), filepath.Join(root, "usr/bin/tool-again")))
+	must(os.Link(filepath.Join(root, "usr/bin/tool"), filepath.Join(root, "etc/tool-link")))
+	must(os.Symlink("../usr/bin/tool", filepath.Join(root, "etc/short-link")))
+	must(os.Symlink(strings.Repeat("long/", 30)+"target", filepath.Join(root, "etc/long-link")))
+	must(os.Mkdir(filepath.Join(root, "dev"), 0o755))
+	must(unix.Mknod(filepath.Join(root, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+	must(unix.Mknod(filepath.Join(root, "dev/sda9"), unix.S_IFBLK|0o660, int(unix.Mkdev(8, 9))))
+	must(unix.Mknod(filepath.Join(root, "dev/big-minor"), unix.S_IFCHR|0o600, int(unix.Mkdev(250, 70000))))
+	must(unix.Mkfifo(filepath.Join(root, "dev/fifo"), 0o640))
+	must(os.Mkdir(filepath.Join(root, "tmp"), 0o1777))
+	must(os.Chmod(filepath.Join(root, "tmp"), 0o1777))
+	// A sparse file: 12 MiB with two islands of data.
+	sparse := mk("var/sparse.img", nil, 0o644)
+	f, err := os.OpenFile(sparse, os.O_WRONLY, 0)
+	must(err)
+	f.WriteAt([]byte("island one"), 5<<20)
+	f.WriteAt(random(9000), 9<<20)
+	must(f.Truncate(12 << 20))
+	f.Close()
+	// Many files in one directory, so that it is hashed (htree).
+	for i := range 400 {
+		mk(fmt.Sprintf("many/file-%03d", i), []byte(fmt.Sprint(i)), 0o644)
+	}
+	owned := mk("home/user/notes", []byte("mine"), 0o640)
+	must(os.Lchown(owned, 1234, 5678))
+	must(os.Lchown(filepath.Join(root, "home/user"), 1234, 5678))
+	must(os.Lchown(filepath.Join(root, "etc/short-link"), 42, 43))
+	must(unix.Setxattr(owned, "user.comment", []byte("exported"), 0))
+	must(unix.Setxattr(owned, "trusted.md5", []byte{0, 1, 2, 0, 255}, 0))
+	must(unix.Setxattr(filepath.Join(root, "usr/bin/tool"), "security.capability", capability(), 0))
+	must(unix.Setxattr(filepath.Join(root, "home/user"), "system.posix_acl_access", acl(), 0))
+	must(unix.Setxattr(filepath.Join(root, "home/user"), "system.posix_acl_default", acl(), 0))
+	must(unix.Setxattr(filepath.Join(root, "usr/lib/big.bin"), "user.big", bytes.Repeat([]byte("x"), 700), 0))
+	// Times last, with nanoseconds, directories after their contents.
+	stamp := time.Date(2021, 3, 4, 5, 6, 7, 123456789, time.UTC)
+	var paths []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		paths = append(paths, p)
+		return err
+	})
+	sort.Sort(sort.Reverse(sort.StringSlice(paths)))
+	for i, p := range paths {
+		ts := []unix.Timespec{unix.NsecToTimespec(stamp.UnixNano() + int64(i)*1001), unix.NsecToTimespec(stamp.UnixNano() - int64(i)*7777)}
+		must(unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW))
+	}
+	return root
+}
+
+// capability is a security.capability value granting cap_net_raw.
+func capability() []byte {
+	b := make([]byte, 20)
+	binary.LittleEndian.PutUint32(b, 0x02000001) // VFS_CAP_REVISION_2, effective
+	binary.LittleEndian.PutUint32(b[4:], 1<<13)  // permitted: CAP_NET_RAW
+	return b
+}
+
+// acl is a POSIX ACL in its attribute form: user::rwx user:1001:r-x
+// group::r-x mask::r-x other::---.
+func acl() []byte {
+	le := binary.LittleEndian
+	b := le.AppendUint32(nil, 2)
+	for _, e := range [][3]uint32{{1, 7, 0xffffffff}, {2, 5, 1001}, {4, 5, 0xffffffff}, {0x10, 5, 0xffffffff}, {0x20, 0, 0xffffffff}} {
+		b = le.AppendUint16(b, uint16(e[0]))
+		b = le.AppendUint16(b, uint16(e[1]))
+		b = le.AppendUint32(b, e[2])
+	}
+	return b
+}
+
+// mkfs packs a tree into a filesystem image with mke2fs -d.
+func mkfs(t *testing.T, tree string, args ...string) string {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "fs.img")
+	args = append(append([]string{"-q", "-F"}, args...), "-d", tree, img, "48M")
+	testutil.Run(t, "mke2fs", args...)
+	return img
+}
+
+// exportTar opens a filesystem image with this package and writes its tar.
+func exportTar(t *testing.T, img string) (string, []string) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	fsys, err := Open(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "tree.tar")
+	w, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var warnings []string
+	if err := WriteTar(context.Background(), w, fsys, TarOptions{Warn: func(s string) { warnings = append(warnings, s) }}); err != nil {
+		t.Fatal(err)
+	}
+	return out, warnings
+}
+
+// TestTarKeepsTree exports filesystems of every flavour mke2fs makes,
+// extracts each tar with GNU tar and compares the tree with the one the
+// filesystem was made from; then packs the extracted tree again and
+// checks that filesystem with e2fsck.
+func TestTarKeepsTree(t *testing.T) {
+	tree := makeTree(t)
+	// The socket is made last: mke2fs -d copies it, the tar leaves it out.
+	l, err := netListenUnix(filepath.Join(tree, "tmp/socket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		skip string // a path mke2fs itself gets wrong
+	}{
+		{"ext4", []string{"-t", "ext4"}, ""},
+		{"ext4-1k-blocks", []string{"-t", "ext4", "-b", "1024"}, ""},
+		// mke2fs 1.47.0 with inline_data drops a file's trailing hole.
+		{"ext4-inline-data", []string{"-t", "ext4", "-O", "inline_data"}, "var/sparse.img"},
+		{"ext4-128-byte-inodes", []string{"-t", "ext4", "-I", "128"}, ""},
+		{"ext4-no-64bit-meta-bg", []string{"-t", "ext4", "-O", "^64bit,^resize_inode,meta_bg"}, ""},
+		{"ext3", []string{"-t", "ext3"}, ""},
+		{"ext2", []string{"-t", "ext2"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := mkfs(t, tree, tc.args...)
+			testutil.Run(t, "e2fsck", "-fn", img)
+			out, warnings := exportTar(t, img)
+			if len(warnings) != 1 || !strings.Contains(warnings[0], "tmp/socket") {
+				t.Errorf("warnings %q, want one about the socket", warnings)
+			}
+			got := filepath.Join(t.TempDir(), "x")
+			if err := os.Mkdir(got, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			testutil.Run(t, "tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", out, "-C", got)
+			compareTrees(t, tree, got, tc.skip)
+			// Pack the extracted tree again: a filesystem e2fsck finds clean.
+			testutil.Run(t, "e2fsck", "-fn", mkfs(t, got, "-t", "ext4"))
+		})
+	}
+}
+
+// entryInfo is what the comparison looks at for one path.
+type entryInfo struct {
+	mode     uint32
+	uid, gid uint32
+	rdev     uint64
+	size     int64
+	mtime    int64
+	sum      [32]byte
+	target   string
+	xattrs   string
+	linkKey  string // the first path of the inode, for hard links
+}
+
+func describeTree(t *testing.T, root string) map[string]entryInfo {
+	t.Helper()
+	out := map[string]entryInfo{}
+	firstOf := map[uint64]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+			return nil // a tar cannot hold sockets
+		}
+		if rel == "lost+found" {
+			return filepath.SkipDir // mke2fs makes it
+		}
+		// mke2fs -d keeps whole seconds; TestTarNanoseconds checks the rest.
+		e := entryInfo{mode: st.Mode, uid: st.Uid, gid: st.Gid, rdev: st.Rdev, mtime: st.Mtim.Sec}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			e.size, e.sum = int64(len(b)), sha256.Sum256(b)
+			if st.Nlink > 1 {
+				if _, ok := firstOf[st.Ino]; !ok {
+					firstOf[st.Ino] = rel
+				}
+				e.linkKey = firstOf[st.Ino]
+			}
+		case unix.S_IFLNK:
+			e.target, _ = os.Readlink(p)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			e.rdev = st.Rdev
+		} else {
+			e.rdev = 0
+		}
+		e.xattrs = listXattrs(t, p)
+		out[rel] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func listXattrs(t *testing.T, p string) string {
+	buf := make([]byte, 64<<10)
+	n, err := unix.Llistxattr(p, buf)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	names := strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00")
+	sort.Strings(names)
+	var s strings.Builder
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		v := make([]byte, 64<<10)
+		m, err := unix.Lgetxattr(p, name, v)
+		if err != nil {
+			fmt.Fprintf(&s, "%s=error %v;", name, err)
+			continue
+		}
+		fmt.Fprintf(&s, "%s=%x;", name, v[:m])
+	}
+	return s.String()
+}
+
+// compareTrees compares two trees, but for the root's time (mke2fs sets
+// it when it adds lost+found) and the path skip.
+func compareTrees(t *testing.T, want, got, skip string) {
+	t.Helper()
+	a, b := describeTree(t, want), describeTree(t, got)
+	delete(a, skip)
+	delete(b, skip)
+	for _, m := range []map[string]entryInfo{a, b} {
+		e := m["."]
+		e.mtime = 0
+		m["."] = e
+	}
+	for p, x := range a {
+		y, ok := b[p]
+		if !ok {
+			t.Errorf("%s is missing", p)
+			continue
+		}
+		if x.mode&unix.S_IFMT == unix.S_IFLNK {
+			x.mtime, y.mtime = 0, 0 // GNU tar does not set a link's times
+		}
+		if x != y {
+			t.Errorf("%s differs:\n want %+v\n got  %+v", p, x, y)
+		}
+	}
+	for p := range b {
+		if _, ok := a[p]; !ok {
+			t.Errorf("%s is extra", p)
+		}
+	}
+}
+
+func netListenUnix(path string) (interface{ Close() error }, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	return closer(fd), nil
+}
+
+type closer int
+
+func (c closer) Close() error { return syscall.Close(int(c)) }
+
+// debugfs runs debugfs requests against an image, writing to it.
+func debugfs(t *testing.T, img string, requests ...string) {
+	t.Helper()
+	cmd := exec.Command(testutil.RequireTool(t, "debugfs"), "-w", "-f", "-", img)
+	cmd.Stdin = strings.NewReader(strings.Join(requests, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("debugfs %v: %v\n%s", requests, err, out)
+	}
+}
+
+// TestTarNanoseconds: times keep their nanoseconds and the epoch bits of
+// the extra fields (mke2fs -d writes whole seconds, so debugfs sets them).
+func TestTarNanoseconds(t *testing.T) {
+	tree := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tree, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := mkfs(t, tree, "-t", "ext4")
+	const nsec = 987654321
+	// 2040-01-01 needs an epoch bit: seconds past 2^31.
+	debugfs(t, img, "sif /f mtime 0x83aa7e80", fmt.Sprintf("sif /f mtime_extra %#x", nsec<<2|1))
+	out, _ := exportTar(t, img)
+	got := t.TempDir()
+	testutil.Run(t, "tar", "-xpf", out, "-C", got)
+	fi, err := os.Stat(filepath.Join(got, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Unix(0x83aa7e80, nsec) // the low 32 bits signed, plus 2^32 from the epoch bit
+	if !fi.ModTime().Equal(want) {
+		t.Errorf("mtime %v, want %v", fi.ModTime(), want)
+	}
+}
