@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -151,4 +152,14 @@ func FuzzExt4(f *testing.F) {
 		}
 		WriteTar(context.Background(), io.Discard, fsys, TarOptions{})
 	})
+}
+
+// debugfs runs debugfs requests against an image, writing to it.
+func debugfs(t *testing.T, img string, requests ...string) {
+	t.Helper()
+	cmd := exec.Command(testutil.RequireTool(t, "debugfs"), "-w", "-f", "-", img)
+	cmd.Stdin = strings.NewReader(strings.Join(requests, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("debugfs %v: %v\n%s", requests, err, out)
+	}
 }

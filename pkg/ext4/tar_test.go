@@ -1,3 +1,5 @@
+//go:build linux
+
 package ext4
 
 import (
@@ -9,7 +11,6 @@ import (
 	"io/fs"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -335,16 +336,6 @@ func netListenUnix(path string) (interface{ Close() error }, error) {
 type closer int
 
 func (c closer) Close() error { return syscall.Close(int(c)) }
-
-// debugfs runs debugfs requests against an image, writing to it.
-func debugfs(t *testing.T, img string, requests ...string) {
-	t.Helper()
-	cmd := exec.Command(testutil.RequireTool(t, "debugfs"), "-w", "-f", "-", img)
-	cmd.Stdin = strings.NewReader(strings.Join(requests, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("debugfs %v: %v\n%s", requests, err, out)
-	}
-}
 
 // TestTarNanoseconds: times keep their nanoseconds and the epoch bits of
 // the extra fields (mke2fs -d writes whole seconds, so debugfs sets them).
