@@ -18,9 +18,9 @@ func main() {
 	defer stop()
 	app := &cli.App{
 		Name:                 "coimage",
-		Usage:                "build, convert, inspect, release and pull coLinux NG root-filesystem images",
+		Usage:                "build, convert, inspect, export, release and pull coLinux NG root-filesystem images",
 		EnableBashCompletion: true,
-		Commands: []*cli.Command{buildCommand, convertCommand, infoCommand,
+		Commands: []*cli.Command{buildCommand, convertCommand, infoCommand, exportCommand,
 			keygenCommand, releaseCommand, pullCommand, imagesCommand},
 	}
 	if err := app.RunContext(ctx, os.Args); err != nil {

@@ -65,6 +65,7 @@ type FS struct {
 	size       int64 // bytes the filesystem may occupy
 	blockSize  int64
 	blocks     int64
+	free       int64
 	inodes     uint32
 	perGroup   uint32 // inodes per group
 	inodeSize  int64
@@ -92,6 +93,10 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	fs.blocks = int64(le.Uint32(sb[0x4:]))
 	if fs.incompat&incompat64Bit != 0 {
 		fs.blocks |= int64(le.Uint32(sb[0x150:])) << 32
+	}
+	fs.free = int64(le.Uint32(sb[0xc:]))
+	if fs.incompat&incompat64Bit != 0 {
+		fs.free |= int64(le.Uint32(sb[0x158:])) << 32
 	}
 	fs.inodes = le.Uint32(sb[0x0:])
 	fs.perGroup = le.Uint32(sb[0x28:])
@@ -206,8 +211,9 @@ func (fs *FS) readBlock(buf []byte, n int64) error {
 	return nil
 }
 
-// BlockSize is the filesystem's block size in bytes.
-func (fs *FS) BlockSize() int64 { return fs.blockSize }
+// Used is what the superblock says the filesystem uses, in bytes: about
+// what its tar holds.
+func (fs *FS) Used() int64 { return max(0, fs.blocks-fs.free) * fs.blockSize }
 
 // Inode file types, from the mode's top bits.
 const (
