@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# bench/convert.sh — coimage convert against qemu-img, side by side in one run.
+# bench/convert.sh — coimage convert and export against qemu-img, side by
+# side in one run.
 #
 # Fixture: a 1 GiB disk, MBR, ext4 root at sector 63 holding a Debian 12
-# root filesystem made by mmdebstrap (cached in bench/work). Prints:
-#   coimage convert ÷ qemu-img convert --image-opts (same partition), for an
-#   uncompressed and a zlib-compressed qcow2 (goals ≤ 1.0 and ≤ 0.8).
-#   coimage fsyncs its output before renaming it into place; qemu-img's
-#   default destination cache mode (unsafe) never flushes. Both ratios are
-#   printed: against qemu-img's default, and against `-t writeback`, which
-#   flushes at close like coimage (the equal-work comparison);
-#   coimage convert ÷ the classic qemu-img-to-raw + dd skip=63 (goal ≤ 0.2);
-#   allocated bytes of the output ÷ bytes the filesystem uses (goal ≤ 1.05).
-# Times are the median of RUNS runs (default 5), each after a `sync`.
+# root filesystem made by mmdebstrap (~300 MB of data; cached in
+# bench/work), and the same disk as vmdk (streamOptimized), vhdx, vhd and
+# vdi, and as uncompressed and zlib qcow2.
+#
+# coimage fsyncs its output before renaming it into place; qemu-img's
+# default destination cache mode (unsafe) never flushes. Every ratio is
+# printed twice: against qemu-img's default, and against `-t writeback`,
+# which flushes at close like coimage (the equal-work comparison). Goals:
+#   whole-disk convert ÷ qemu-img convert -O raw, per format:      ≤ 0.8
+#   export qcow2 ÷ qemu-img convert -O qcow2:                      ≤ 1.0
+#   export --compress ÷ qemu-img convert -c -O qcow2:              ≤ 0.5
+#   qcow2 → cobd image ÷ qemu-img --image-opts (same partition):   ≤ 0.7
+#   zlib qcow2 → cobd image, likewise:                             ≤ 0.4
+#   coimage convert ÷ the classic qemu-img-to-raw + dd skip=63:    ≤ 0.2
+#   allocated bytes of the cobd image ÷ bytes the filesystem uses: ≤ 1.05
+# Times are the median of RUNS runs (default 5), each after a `sync`;
+# the spread (min–max) is printed beside each median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -30,39 +38,86 @@ if [ ! -s "$work/rootfs.tar" ]; then
     bookworm "$work/rootfs.tar.tmp" "$(debian_mirror)"
   mv "$work/rootfs.tar.tmp" "$work/rootfs.tar"
 fi
-if [ ! -s "$work/disk.qcow2" ]; then
+start=$((63*512))
+size=$(( (1<<30) - start ))
+if [ ! -s "$work/disk.vdi" ]; then
+  echo "making the fixture disks (once)…" >&2
   rm -rf "$work/tree" && mkdir "$work/tree" && tar -C "$work/tree" -xf "$work/rootfs.tar"
   rm -f "$work/disk.raw" && truncate -s 1G "$work/disk.raw"
   echo 'label: dos
 start=63, type=83' | sfdisk -q "$work/disk.raw"
   sectors=$(( (1<<30)/512 - 63 ))
-  mke2fs -q -F -t ext4 -L bench-root -d "$work/tree" -E offset=$((63*512)) "$work/disk.raw" $((sectors/2))
+  mke2fs -q -F -t ext4 -L bench-root -d "$work/tree" -E offset=$start "$work/disk.raw" $((sectors/2))
   qemu-img convert -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
   qemu-img convert -O qcow2 -c "$work/disk.raw" "$work/disk-zlib.qcow2"
+  qemu-img convert -O vmdk -o subformat=streamOptimized "$work/disk.raw" "$work/disk.vmdk"
+  qemu-img convert -O vhdx "$work/disk.raw" "$work/disk.vhdx"
+  qemu-img convert -O vpc "$work/disk.raw" "$work/disk.vhd"
+  qemu-img convert -O vdi "$work/disk.raw" "$work/disk.vdi"
+  qemu-img convert -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=file,file.filename=$work/disk.raw" "$work/cobd.img"
   rm -rf "$work/tree" "$work/disk.raw"
 fi
 
-start=$((63*512))
-size=$(( (1<<30) - start ))
-ref() { qemu-img convert -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=qcow2,file.file.filename=$1" "$work/ref.img"; }
-ours() { rm -f "$work/out.img"; "$COIMAGE" convert "$1" "$work/out.img"; }
-classic() { qemu-img convert -O raw "$1" "$work/full.raw" && dd if="$work/full.raw" of="$work/classic.img" bs=512 skip=63 status=none; rm -f "$work/full.raw"; }
+# timing NAME CMD...: the median of RUNS runs, with the spread.
+declare -A med spread
+timing() {
+  local name=$1; shift
+  local t; t=$(time_runs "$RUNS" "$@") || exit 1
+  med[$name]=$(printf '%.3f' "$(echo "$t" | sed -n "$(( (RUNS + 1) / 2 ))p")")
+  spread[$name]=$(printf '%.2f–%.2f' "$(echo "$t" | head -n 1)" "$(echo "$t" | tail -n 1)")
+}
+line() { # line LABEL OURS REF REF_WB GOAL
+  printf '%-34s coimage %ss (%s), qemu-img %ss (%s): ratio %s, with -t writeback %ss: ratio %s (goal ≤ %s)\n' \
+    "$1" "${med[$2]}" "${spread[$2]}" "${med[$3]}" "${spread[$3]}" "$(ratio "${med[$2]}" "${med[$3]}")" \
+    "${med[$4]}" "$(ratio "${med[$2]}" "${med[$4]}")" "$5"
+}
 
-ref_wb() { qemu-img convert -t writeback -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=qcow2,file.file.filename=$1" "$work/ref.img"; }
-
-for img in disk.qcow2 disk-zlib.qcow2; do
-  t_ours=$(median_of "$RUNS" ours "$work/$img")
-  t_ref=$(median_of "$RUNS" ref "$work/$img")
-  t_wb=$(median_of "$RUNS" ref_wb "$work/$img")
-  cmp "$work/out.img" "$work/ref.img" || { echo "output differs from qemu-img's" >&2; exit 1; }
-  echo "$img: coimage ${t_ours}s; qemu-img --image-opts ${t_ref}s (ratio $(ratio "$t_ours" "$t_ref")), with -t writeback ${t_wb}s (ratio $(ratio "$t_ours" "$t_wb"))"
+# Whole-disk convert, per format.
+whole() { rm -f "$work/out.raw"; "$COIMAGE" convert --whole "$1" "$work/out.raw"; }
+whole_ref() { qemu-img convert $2 -O raw "$1" "$work/ref.raw"; }
+for f in vmdk vhdx vhd vdi; do
+  fmt=$f; [ $f = vhd ] && fmt=vpc
+  timing "whole-$f" whole "$work/disk.$f"
+  timing "whole-$f-ref" whole_ref "$work/disk.$f" "-f $fmt"
+  timing "whole-$f-wb" whole_ref "$work/disk.$f" "-f $fmt -t writeback"
+  cmp "$work/out.raw" "$work/ref.raw" || { echo "whole-disk convert of $f differs from qemu-img's" >&2; exit 1; }
+  line "convert --whole $f" "whole-$f" "whole-$f-ref" "whole-$f-wb" 0.8
 done
-t_ours=$(median_of "$RUNS" ours "$work/disk.qcow2")
+rm -f "$work/out.raw" "$work/ref.raw"
+
+# Export of the cobd image to qcow2, plain and compressed.
+export_ours() { rm -f "$work/out.qcow2"; "$COIMAGE" export --format qcow2 $2 "$1" "$work/out.qcow2"; }
+export_ref() { qemu-img convert $2 -f raw -O qcow2 "$1" "$work/ref.qcow2"; }
+timing export export_ours "$work/cobd.img" ""
+timing export-ref export_ref "$work/cobd.img" ""
+timing export-wb export_ref "$work/cobd.img" "-t writeback"
+qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "export differs from the image" >&2; exit 1; }
+line "export qcow2" export export-ref export-wb 1.0
+timing export-c export_ours "$work/cobd.img" "--compress"
+timing export-c-ref export_ref "$work/cobd.img" "-c"
+timing export-c-wb export_ref "$work/cobd.img" "-c -t writeback"
+qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "compressed export differs from the image" >&2; exit 1; }
+line "export qcow2 --compress (zlib)" export-c export-c-ref export-c-wb 0.5
+echo "  sizes: coimage $(stat -c %s "$work/out.qcow2") B, qemu-img $(stat -c %s "$work/ref.qcow2") B"
+rm -f "$work/out.qcow2" "$work/ref.qcow2"
+
+# qcow2 → cobd image (the root partition).
+ours() { rm -f "$work/out.img"; "$COIMAGE" convert "$1" "$work/out.img"; }
+ref() { qemu-img convert $2 -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=qcow2,file.file.filename=$1" "$work/ref.img"; }
+for img in disk disk-zlib; do
+  timing "$img" ours "$work/$img.qcow2"
+  timing "$img-ref" ref "$work/$img.qcow2" ""
+  timing "$img-wb" ref "$work/$img.qcow2" "-t writeback"
+  cmp "$work/out.img" "$work/ref.img" || { echo "output differs from qemu-img's" >&2; exit 1; }
+  goal=0.7; [ $img = disk-zlib ] && goal=0.4
+  line "$img.qcow2 → cobd image" "$img" "$img-ref" "$img-wb" $goal
+done
+classic() { qemu-img convert -O raw "$1" "$work/full.raw" && dd if="$work/full.raw" of="$work/classic.img" bs=512 skip=63 status=none; rm -f "$work/full.raw"; }
 t_classic=$(best_of 1 classic "$work/disk.qcow2")
-echo "disk.qcow2: coimage ${t_ours}s, classic qemu-img + dd skip=63 ${t_classic}s, ratio $(ratio "$t_ours" "$t_classic")"
+echo "disk.qcow2: coimage ${med[disk]}s, classic qemu-img + dd skip=63 ${t_classic}s, ratio $(ratio "${med[disk]}" "$t_classic") (goal ≤ 0.2)"
 
 alloc=$(( $(stat -c %b "$work/out.img") * $(stat -c %B "$work/out.img") ))
 read -r bcount bfree bsize < <(dumpe2fs -h "$work/out.img" 2>/dev/null | awk -F: '/^Block count/{c=$2} /^Free blocks/{f=$2} /^Block size/{s=$2} END{print c, f, s}')
 used=$(( (bcount - bfree) * bsize ))
-echo "allocated output ${alloc} B, filesystem uses ${used} B, ratio $(ratio "$alloc" "$used")"
+echo "allocated output ${alloc} B, filesystem uses ${used} B, ratio $(ratio "$alloc" "$used") (goal ≤ 1.05)"
 rm -f "$work/out.img" "$work/ref.img" "$work/classic.img"

@@ -552,13 +552,21 @@ func (d *qcow2Disk) readCompressed(b []byte, off int64, c cluster) error {
 	bp := d.bufs.Get().(*[]byte)
 	defer d.bufs.Put(bp)
 	out, in := (*bp)[:d.clusterSize], (*bp)[d.clusterSize:][:c.csize]
+	// A read of the whole cluster decompresses straight into the caller's
+	// buffer, saving a copy.
+	whole := off&(d.clusterSize-1) == 0 && int64(len(b)) == d.clusterSize
+	if whole {
+		out = b
+	}
 	if _, err := d.r.ReadAt(in, c.host); err != nil {
 		return readError(QCOW2, err, "compressed cluster", c.host)
 	}
 	if err := d.decompress(out, in); err != nil {
 		return errorf(ErrFormat, "qcow2: compressed cluster for virtual offset %#x at host offset %#x: %v", off&^(d.clusterSize-1), c.host, err)
 	}
-	copy(b, out[off&(d.clusterSize-1):])
+	if !whole {
+		copy(b, out[off&(d.clusterSize-1):])
+	}
 	return nil
 }
 

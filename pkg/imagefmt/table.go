@@ -28,6 +28,9 @@ type tableDisk struct {
 	// inflate decompresses one compressed block from in (which may run on
 	// past its end) into out, which is one block long.
 	inflate func(out, in []byte) error
+	// compressedLen, when set, tells from a compressed block's first bytes
+	// how long it is, so that no more is read.
+	compressedLen func(head []byte) int64
 	// emptySpan, when set, tells for a block that reads as zeros how many
 	// blocks from it do (a vmdk grain table that is not allocated), so
 	// that huge empty stretches are not walked block by block.
@@ -172,14 +175,47 @@ func (d *tableDisk) readCompressed(b []byte, off int64, c cluster) error {
 	}
 	defer d.bufs.Put(bp)
 	out, in := (*bp)[:d.blockSize], (*bp)[d.blockSize:][:c.csize]
-	if _, err := d.r.ReadAt(in, c.host); err != nil && err != io.EOF {
-		return readError(d.format, err, "compressed block", c.host)
+	// A read of the whole block decompresses straight into the caller's
+	// buffer, saving a copy.
+	whole := off%d.blockSize == 0 && int64(len(b)) == d.blockSize
+	if whole {
+		out = b
+	}
+	in, err := d.readCompressedInput(in, c.host)
+	if err != nil {
+		return err
 	}
 	if err := d.inflate(out, in); err != nil {
 		return errorf(ErrFormat, "%s: compressed %s for virtual offset %#x at %#x: %v", d.format, d.unit(), off-off%d.blockSize, c.host, err)
 	}
-	copy(b, out[off%d.blockSize:])
+	if !whole {
+		copy(b, out[off%d.blockSize:])
+	}
 	return nil
+}
+
+// readCompressedInput reads a compressed block at host into in, which is
+// as long as the block may be: where the format tells the length from the
+// first bytes, only that much.
+func (d *tableDisk) readCompressedInput(in []byte, host int64) ([]byte, error) {
+	first := in
+	if d.compressedLen != nil {
+		first = in[:min(int64(len(in)), d.blockSize/2)]
+	}
+	if _, err := d.r.ReadAt(first, host); err != nil && err != io.EOF {
+		return nil, readError(d.format, err, "compressed block", host)
+	}
+	if d.compressedLen == nil {
+		return in, nil
+	}
+	n := d.compressedLen(first)
+	if n <= int64(len(first)) || n > int64(len(in)) {
+		return first, nil // inflate says what is wrong with a bad length
+	}
+	if _, err := d.r.ReadAt(in[len(first):n], host+int64(len(first))); err != nil && err != io.EOF {
+		return nil, readError(d.format, err, "compressed block", host)
+	}
+	return in[:n], nil
 }
 
 // Extents lists the stored blocks.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zlib"
 )
@@ -447,6 +448,14 @@ func openSparseExtent(r io.ReaderAt, size int64, embedded bool) (*tableDisk, vmd
 	if isCompressed {
 		d.details.Compression = "deflate"
 		d.inflate = func(out, in []byte) error { return inflateGrain(out, in, markers) }
+		if markers {
+			d.compressedLen = func(head []byte) int64 {
+				if len(head) < 12 {
+					return 0
+				}
+				return 12 + int64(binary.LittleEndian.Uint32(head[8:]))
+			}
+		}
 	}
 	return d, desc, nil
 }
@@ -512,10 +521,22 @@ func inflateGrain(out, in []byte, markers bool) error {
 		}
 		in = in[12 : 12+n]
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(in))
-	if err != nil {
+	z, _ := zlibReaders.Get().(*zlibReader)
+	if z == nil {
+		z = new(zlibReader)
+	}
+	defer zlibReaders.Put(z)
+	z.src.Reset(in)
+	if z.r == nil {
+		r, err := zlib.NewReader(&z.src)
+		if err != nil {
+			return err
+		}
+		z.r = r
+	} else if err := z.r.(zlib.Resetter).Reset(&z.src, nil); err != nil {
 		return err
 	}
+	zr := z.r
 	n, err := io.ReadFull(zr, out)
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF:
@@ -531,6 +552,15 @@ func inflateGrain(out, in []byte, markers bool) error {
 	}
 	return nil
 }
+
+// zlibReader is a reusable zlib decompressor: making one per grain costs
+// more than inflating the grain.
+type zlibReader struct {
+	src bytes.Reader
+	r   io.ReadCloser
+}
+
+var zlibReaders sync.Pool
 
 // grainTables finds grain table entries through the grain directory,
 // loading tables on demand.
