@@ -22,6 +22,12 @@ needs=(
   "mkfs.xfs xfsprogs"
   "mkfs.btrfs btrfs-progs"
   "blkid util-linux"
+  # disk formats in and out (coimage convert/export tests): qemu-io writes the
+  # test images, debugfs damages ext4 images on purpose, tar unpacks exports
+  "qemu-io qemu-utils"
+  "debugfs e2fsprogs"
+  "e2fsck e2fsprogs"
+  "tar tar"
   # corun: the User-mode Linux monitor and the guest's tools
   "linux.uml user-mode-linux"
   "dpkg:busybox-static busybox-static"

@@ -231,13 +231,21 @@ func TestConvertBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	vhd := filepath.Join(dir, "good.vhd")
+	testutil.Run(t, "qemu-img", "convert", "-O", "vpc", raw, vhd)
+	vhdBytes, err := os.ReadFile(vhd)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		image []byte
 		want  string // part of the error message
 	}{
 		{"truncated-qcow2", good[:len(good)/2], "qcow2"},
-		{"l2-past-eof", patchFirstL2(t, good), "past"},
+		{"l2-past-eof", patchFirstL2(t, good), "L2 entry for virtual offset"},
+		{"truncated-vhd", append(vhdBytes[:len(vhdBytes)/2:len(vhdBytes)/2], vhdBytes[:512]...), "the image is truncated"},
+		{"vmdk-extent-outside", []byte("# Disk DescriptorFile\nversion=1\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 8 FLAT \"../../etc/passwd\" 0\n"), "outside the descriptor's directory"},
 		{"l1-overlaps-header", patchU64(good, 40, 0), "L1"},
 		{"gpt-bad-crc", corruptGPT(rawBytes), "CRC"},
 		{"backing-file", topBytes, "backing"},
