@@ -32,17 +32,11 @@ func runConvert(c *cli.Context) error {
 		return cli.Exit("usage: coimage convert [options] IN OUT", 2)
 	}
 	in, out := c.Args().Get(0), c.Args().Get(1)
-	// The output is checked before any work: nothing is decompressed or
-	// planned for an OUT that would be refused anyway.
-	f, err := atomicfile.CreateOutput(out, 0o644, atomicfile.Guard{Force: c.Bool("force"), Inputs: []string{in}})
+	f, disk, err := startOutput(c, in, out)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
-	disk, err := imagefmt.OpenContext(c.Context, in, imagefmt.Options{AllowBacking: c.Bool("allow-backing")})
-	if err != nil {
-		return err
-	}
 	defer disk.Close()
 	plan, err := qemuconv.MakePlan(disk, qemuconv.Options{Partition: c.Int("partition"), Strip: c.Int64("strip"), Whole: c.Bool("whole")})
 	if err != nil {
@@ -79,6 +73,23 @@ func runConvert(c *cli.Context) error {
 		fmt.Printf("filesystem: %s\n", describeFS(plan.FS))
 	}
 	return nil
+}
+
+// startOutput checks OUT and starts writing it, then opens IN: the
+// output is checked before any work, so nothing is decompressed or planned
+// for an OUT that would be refused anyway. The caller aborts the output
+// (a no-op after Commit) and closes the disk.
+func startOutput(c *cli.Context, in, out string) (*atomicfile.File, imagefmt.Disk, error) {
+	f, err := atomicfile.CreateOutput(out, 0o644, atomicfile.Guard{Force: c.Bool("force"), Inputs: []string{in}})
+	if err != nil {
+		return nil, nil, err
+	}
+	disk, err := imagefmt.OpenContext(c.Context, in, imagefmt.Options{AllowBacking: c.Bool("allow-backing")})
+	if err != nil {
+		f.Abort()
+		return nil, nil, err
+	}
+	return f, disk, nil
 }
 
 type convertReport struct {

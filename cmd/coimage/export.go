@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/colinux-ng/colinux/internal/atomicfile"
 	"github.com/colinux-ng/colinux/internal/progress"
 	"github.com/colinux-ng/colinux/pkg/ext4"
 	"github.com/colinux-ng/colinux/pkg/imagefmt"
@@ -73,15 +72,11 @@ func runExport(c *cli.Context) error {
 	if !ok {
 		return cli.Exit(fmt.Sprintf("coimage: --format %q: qcow2, vhdx, vmdk, vdi or tar", format), 2)
 	}
-	f, err := atomicfile.CreateOutput(out, 0o644, atomicfile.Guard{Force: c.Bool("force"), Inputs: []string{in}})
+	f, disk, err := startOutput(c, in, out)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
-	disk, err := imagefmt.OpenContext(c.Context, in, imagefmt.Options{AllowBacking: c.Bool("allow-backing")})
-	if err != nil {
-		return err
-	}
 	defer disk.Close()
 	report := exportReport{Input: in, Output: out, Format: format, Compression: compression, Disk: c.Bool("disk")}
 	if format == "tar" {

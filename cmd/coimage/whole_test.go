@@ -78,7 +78,7 @@ func TestConvertWholeMatchesQemuImg(t *testing.T) {
 				t.Errorf("report %s (%v)", stdout, err)
 			}
 			assertSameFile(t, got, want)
-			if alloc := allocatedBytes(t, got); alloc > 1<<20 {
+			if alloc := testutil.AllocatedBytes(t, got); alloc > 1<<20 {
 				t.Errorf("output allocates %d bytes for ~280 KB of data", alloc)
 			}
 

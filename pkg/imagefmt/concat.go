@@ -1,7 +1,6 @@
 package imagefmt
 
 import (
-	"fmt"
 	"io"
 	"sort"
 )
@@ -42,15 +41,9 @@ func (c *concatDisk) find(off int64) part {
 }
 
 func (c *concatDisk) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("%s: negative offset %d", c.format, off)
-	}
-	if off >= c.size {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > c.size-off {
-		p, eof = p[:c.size-off], io.EOF
+	p, eof, err := clipRead(c.format, p, off, c.size)
+	if err != nil {
+		return 0, err
 	}
 	for done := 0; done < len(p); {
 		at := off + int64(done)

@@ -1,5 +1,25 @@
 package imagefmt
 
+import (
+	"fmt"
+	"io"
+)
+
+// clipRead checks a read of len(p) bytes at off from a disk of size bytes:
+// err is io.EOF at or past the end and an error for a negative offset;
+// otherwise p is cut at the end, and eof is io.EOF if it was.
+func clipRead(format Format, p []byte, off, size int64) (_ []byte, eof, err error) {
+	switch {
+	case off < 0:
+		return nil, nil, fmt.Errorf("%s: negative offset %d", format, off)
+	case off >= size:
+		return nil, nil, io.EOF
+	case int64(len(p)) > size-off:
+		return p[:size-off], io.EOF, nil
+	}
+	return p, nil, nil
+}
+
 // appendExtent appends x to sorted extents, merging it with the last one
 // when they touch.
 func appendExtent(ext []Extent, x Extent) []Extent {

@@ -3,7 +3,6 @@ package imagefmt
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
 	"testing"
 
 	"github.com/klauspost/compress/flate"
@@ -128,26 +127,6 @@ func FuzzQCOW2(f *testing.F) {
 			return
 		}
 		defer d.Close()
-		ext, err := d.Extents()
-		if err == nil {
-			for _, e := range ext {
-				if e.Offset < 0 || e.Length <= 0 || e.Offset+e.Length > d.Size() {
-					t.Fatalf("extent %+v outside size %d", e, d.Size())
-				}
-			}
-		}
-		buf := make([]byte, 64<<10)
-		for _, off := range []int64{0, 1000, d.Size() / 2, d.Size() - 5000} {
-			if off < 0 {
-				continue
-			}
-			n, err := d.ReadAt(buf, off)
-			if n > len(buf) || (err == nil && n != len(buf)) {
-				t.Fatalf("ReadAt(%d) = %d, %v", off, n, err)
-			}
-			if err == io.EOF && off+int64(n) != max(off, d.Size()) {
-				t.Fatalf("ReadAt(%d) = %d, EOF before size %d", off, n, d.Size())
-			}
-		}
+		exerciseDisk(t, d)
 	})
 }

@@ -495,15 +495,9 @@ func (d *qcow2Disk) mapRun(off, limit int64) (run, error) {
 // ReadAt reads the virtual disk. Contiguous clusters are read with one
 // host read; compressed clusters are decompressed one at a time.
 func (d *qcow2Disk) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("qcow2: negative offset %d", off)
-	}
-	if off >= d.size {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > d.size-off {
-		p, eof = p[:d.size-off], io.EOF
+	p, eof, err := clipRead(QCOW2, p, off, d.size)
+	if err != nil {
+		return 0, err
 	}
 	for done := 0; done < len(p); {
 		r, err := d.mapRun(off+int64(done), int64(len(p)-done))

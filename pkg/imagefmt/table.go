@@ -1,7 +1,6 @@
 package imagefmt
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -131,15 +130,9 @@ func (d *tableDisk) span(i int64, c cluster) int64 {
 func readsZero(kind int) bool { return kind == unallocated || kind == zeroed }
 
 func (d *tableDisk) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("%s: negative offset %d", d.format, off)
-	}
-	if off >= d.size {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > d.size-off {
-		p, eof = p[:d.size-off], io.EOF
+	p, eof, err := clipRead(d.format, p, off, d.size)
+	if err != nil {
+		return 0, err
 	}
 	for done := 0; done < len(p); {
 		at := off + int64(done)

@@ -217,12 +217,9 @@ func (o *logOverlay) zero(x Extent) {
 }
 
 func (o *logOverlay) ReadAt(p []byte, off int64) (int, error) {
-	if off >= o.size {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > o.size-off {
-		p, eof = p[:o.size-off], io.EOF
+	p, eof, err := clipRead(VHDX, p, off, o.size)
+	if err != nil {
+		return 0, err
 	}
 	end := off + int64(len(p))
 	n := 0

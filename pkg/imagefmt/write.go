@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -188,6 +189,30 @@ func allZero(b []byte) bool {
 		b = b[n:]
 	}
 	return true
+}
+
+// resetWriter is a compressor that can be reused for another stream.
+type resetWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// compressWith compresses b's data with a compressor from pool into b.out,
+// in the block's scratch buffer.
+func compressWith(pool *sync.Pool, b *block) error {
+	out := bytes.NewBuffer(b.bufs[1][:0])
+	w := pool.Get().(resetWriter)
+	defer pool.Put(w)
+	w.Reset(out)
+	if _, err := w.Write(b.data); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	b.out = out.Bytes()
+	b.bufs[1] = b.out[:0]
+	return nil
 }
 
 // blocksOf lists the indices of the blocks of size bs that extents touch.

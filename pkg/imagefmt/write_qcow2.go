@@ -1,7 +1,6 @@
 package imagefmt
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -206,7 +205,8 @@ func (q *qcow2Out) finish(size int64, compress string) error {
 	return q.w.writeAt(h, 0)
 }
 
-// deflaters are raw deflate compressors with QEMU's 4 KiB window.
+// deflaters are raw deflate compressors with QEMU's 4 KiB window: QEMU's
+// zlib clusters are raw deflate, without a zlib header.
 var deflaters = sync.Pool{New: func() any {
 	w, err := flate.NewWriterWindow(nil, qcow2DeflateWindow)
 	if err != nil {
@@ -215,20 +215,4 @@ var deflaters = sync.Pool{New: func() any {
 	return w
 }}
 
-// deflateCluster compresses a cluster as QEMU's zlib clusters are: raw
-// deflate, no zlib header.
-func deflateCluster(b *block) error {
-	out := bytes.NewBuffer(b.bufs[1][:0])
-	fw := deflaters.Get().(*flate.Writer)
-	defer deflaters.Put(fw)
-	fw.Reset(out)
-	if _, err := fw.Write(b.data); err != nil {
-		return err
-	}
-	if err := fw.Close(); err != nil {
-		return err
-	}
-	b.out = out.Bytes()
-	b.bufs[1] = b.out[:0]
-	return nil
-}
+func deflateCluster(b *block) error { return compressWith(&deflaters, b) }

@@ -183,18 +183,4 @@ func vmdkStreamDescriptor(capacity int64, name string) []byte {
 var zlibWriters = sync.Pool{New: func() any { return zlib.NewWriter(nil) }}
 
 // deflateGrain compresses a grain as vmdk grains are: zlib.
-func deflateGrain(b *block) error {
-	out := bytes.NewBuffer(b.bufs[1][:0])
-	zw := zlibWriters.Get().(*zlib.Writer)
-	defer zlibWriters.Put(zw)
-	zw.Reset(out)
-	if _, err := zw.Write(b.data); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	b.out = out.Bytes()
-	b.bufs[1] = b.out[:0]
-	return nil
-}
+func deflateGrain(b *block) error { return compressWith(&zlibWriters, b) }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/colinux-ng/colinux/internal/testutil"
 	"github.com/colinux-ng/colinux/pkg/imagefmt"
 )
 
@@ -69,7 +70,7 @@ func TestCopyRangeSparseAndExact(t *testing.T) {
 				t.Fatalf("progress reported %d bytes, want %d", seen.Load(), tc.n)
 			}
 			// Only ~1.1 MiB of the range is non-zero; allow a few blocks of slack.
-			if alloc := allocated(t, out.Name()); alloc > (1<<20)+200_000 {
+			if alloc := testutil.AllocatedBytes(t, out.Name()); alloc > (1<<20)+200_000 {
 				t.Fatalf("output allocates %d bytes; holes were not kept", alloc)
 			}
 		})

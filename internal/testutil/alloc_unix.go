@@ -1,14 +1,15 @@
 //go:build unix
 
-package main
+package testutil
 
 import (
 	"syscall"
 	"testing"
 )
 
-// allocatedBytes returns the bytes a file takes on disk.
-func allocatedBytes(t *testing.T, path string) int64 {
+// AllocatedBytes returns the bytes a file takes on disk, to check that an
+// output stayed sparse.
+func AllocatedBytes(t testing.TB, path string) int64 {
 	t.Helper()
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
