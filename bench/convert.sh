@@ -19,12 +19,13 @@
 #   coimage convert ÷ the classic qemu-img-to-raw + dd skip=63:    ≤ 0.2
 #   allocated bytes of the cobd image ÷ bytes the filesystem uses: ≤ 1.05
 # Times are the median of RUNS runs (default 5), each after a `sync`;
-# the spread (min–max) is printed beside each median.
+# the spread (min–max) is printed beside each median, and the median CPU
+# time (user + system) of both tools beside that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 export PATH="$PATH:/usr/sbin:/sbin"
-for tool in qemu-img sfdisk mke2fs mmdebstrap bc; do
+for tool in qemu-img sfdisk mke2fs mmdebstrap bc /usr/bin/time; do
   command -v $tool >/dev/null || { echo "bench/convert.sh needs $tool" >&2; exit 1; }
 done
 COIMAGE=${COIMAGE:-bin/coimage}
@@ -58,23 +59,40 @@ start=63, type=83' | sfdisk -q "$work/disk.raw"
   rm -rf "$work/tree" "$work/disk.raw"
 fi
 
-# timing NAME CMD...: the median of RUNS runs, with the spread.
-declare -A med spread
+# timing NAME CMD...: the median wall time of RUNS runs, with the spread,
+# and the median CPU time (user + system) — steadier than wall time on a
+# machine others share, and what two cores can turn into wall time.
+declare -A med spread cpu
 timing() {
   local name=$1; shift
-  local t; t=$(time_runs "$RUNS" "$@") || exit 1
-  med[$name]=$(printf '%.3f' "$(echo "$t" | sed -n "$(( (RUNS + 1) / 2 ))p")")
-  spread[$name]=$(printf '%.2f–%.2f' "$(echo "$t" | head -n 1)" "$(echo "$t" | tail -n 1)")
+  local walls="" cpus="" out
+  out=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    sync
+    # The commands are this script's functions, exported to a child bash
+    # (a few milliseconds, alike for both tools).
+    /usr/bin/time -f '%e %U %S' -o "$out" bash -c '"$@"' bash "$@" >/dev/null 2>&1 || { echo "benchmark command failed: $*" >&2; exit 1; }
+    read -r e u s < "$out"
+    walls+="$e"$'\n'; cpus+="$(echo "$u + $s" | bc -l)"$'\n'
+  done
+  rm -f "$out"
+  walls=$(echo -n "$walls" | sort -g); cpus=$(echo -n "$cpus" | sort -g)
+  local mid=$(( (RUNS + 1) / 2 ))
+  med[$name]=$(printf '%.3f' "$(echo "$walls" | sed -n "${mid}p")")
+  spread[$name]=$(printf '%.2f–%.2f' "$(echo "$walls" | head -n 1)" "$(echo "$walls" | tail -n 1)")
+  cpu[$name]=$(printf '%.3f' "$(echo "$cpus" | sed -n "${mid}p")")
 }
 line() { # line LABEL OURS REF REF_WB GOAL
-  printf '%-34s coimage %ss (%s), qemu-img %ss (%s): ratio %s, with -t writeback %ss: ratio %s (goal ≤ %s)\n' \
+  printf '%-32s coimage %ss (%s), qemu-img %ss (%s): ratio %s; -t writeback %ss: ratio %s (goal ≤ %s); cpu %ss vs %ss: ratio %s\n' \
     "$1" "${med[$2]}" "${spread[$2]}" "${med[$3]}" "${spread[$3]}" "$(ratio "${med[$2]}" "${med[$3]}")" \
-    "${med[$4]}" "$(ratio "${med[$2]}" "${med[$4]}")" "$5"
+    "${med[$4]}" "$(ratio "${med[$2]}" "${med[$4]}")" "$5" "${cpu[$2]}" "${cpu[$3]}" "$(ratio "${cpu[$2]}" "${cpu[$3]}")"
 }
 
 # Whole-disk convert, per format.
+export work COIMAGE start size
 whole() { rm -f "$work/out.raw"; "$COIMAGE" convert --whole "$1" "$work/out.raw"; }
 whole_ref() { qemu-img convert $2 -O raw "$1" "$work/ref.raw"; }
+export -f whole whole_ref
 for f in vmdk vhdx vhd vdi; do
   fmt=$f; [ $f = vhd ] && fmt=vpc
   timing "whole-$f" whole "$work/disk.$f"
@@ -88,6 +106,7 @@ rm -f "$work/out.raw" "$work/ref.raw"
 # Export of the cobd image to qcow2, plain and compressed.
 export_ours() { rm -f "$work/out.qcow2"; "$COIMAGE" export --format qcow2 $2 "$1" "$work/out.qcow2"; }
 export_ref() { qemu-img convert $2 -f raw -O qcow2 "$1" "$work/ref.qcow2"; }
+export -f export_ours export_ref
 timing export export_ours "$work/cobd.img" ""
 timing export-ref export_ref "$work/cobd.img" ""
 timing export-wb export_ref "$work/cobd.img" "-t writeback"
@@ -104,6 +123,7 @@ rm -f "$work/out.qcow2" "$work/ref.qcow2"
 # qcow2 → cobd image (the root partition).
 ours() { rm -f "$work/out.img"; "$COIMAGE" convert "$1" "$work/out.img"; }
 ref() { qemu-img convert $2 -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=qcow2,file.file.filename=$1" "$work/ref.img"; }
+export -f ours ref
 for img in disk disk-zlib; do
   timing "$img" ours "$work/$img.qcow2"
   timing "$img-ref" ref "$work/$img.qcow2" ""
