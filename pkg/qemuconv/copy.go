@@ -34,9 +34,9 @@ var zeroBlock = make([]byte, holeSize)
 // 4 KiB alignment with, the bytes go file to file (copy_file_range), which
 // reflinks where the file system can. Writeback of each chunk starts as
 // soon as it is written, so the final fsync has little left to do. dst
-// must be empty; it is sized to n. progress, when
-// not nil, is called (from several goroutines) with the number of bytes of
-// the range just dealt with; holes count too.
+// must be empty; it is sized to n. progress, when not nil, is called (from
+// several goroutines) with the number of bytes of the range just dealt
+// with; holes count too.
 func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.File, progress func(int64)) error {
 	if off < 0 || n < 0 || off+n > src.Size() {
 		return fmt.Errorf("copy range [%d, %d) lies outside the %d-byte disk", off, off+n, src.Size())
