@@ -30,17 +30,26 @@ func LoadKeyring(path string) (openpgp.EntityList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read keyring: %w", err)
 	}
-	var keys openpgp.EntityList
+	return ReadKeyring(data, path)
+}
+
+// ReadKeyring parses keyring data, binary or ASCII-armored; name labels
+// errors.
+func ReadKeyring(data []byte, name string) (openpgp.EntityList, error) {
+	var (
+		keys openpgp.EntityList
+		err  error
+	)
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP")) {
 		keys, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
 	} else {
 		keys, err = openpgp.ReadKeyRing(bytes.NewReader(data))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("keyring %s: %w", path, err)
+		return nil, fmt.Errorf("keyring %s: %w", name, err)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("keyring %s holds no keys", path)
+		return nil, fmt.Errorf("keyring %s holds no keys", name)
 	}
 	return keys, nil
 }
@@ -57,7 +66,7 @@ func Clearsigned(data []byte, keyring openpgp.KeyRing, name string) (text []byte
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w: %v", name, ErrSignature, err)
 	}
-	return block.Plaintext, fingerprint(e), nil
+	return block.Plaintext, Fingerprint(e), nil
 }
 
 // Detached checks sig, an armored or binary detached signature, over
@@ -72,9 +81,10 @@ func Detached(signed io.Reader, sig []byte, keyring openpgp.KeyRing, name string
 	if err != nil {
 		return "", fmt.Errorf("%s: %w: %v", name, ErrSignature, err)
 	}
-	return fingerprint(e), nil
+	return Fingerprint(e), nil
 }
 
-func fingerprint(e *openpgp.Entity) string {
+// Fingerprint is e's primary key fingerprint, uppercase hex.
+func Fingerprint(e *openpgp.Entity) string {
 	return strings.ToUpper(hex.EncodeToString(e.PrimaryKey.Fingerprint))
 }

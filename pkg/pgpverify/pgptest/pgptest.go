@@ -4,8 +4,10 @@ package pgptest
 
 import (
 	"bytes"
+	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -30,13 +32,33 @@ func NewKey(t testing.TB) *Key {
 // WritePublic writes the armored public key to path.
 func (k *Key) WritePublic(t testing.TB, path string) {
 	t.Helper()
+	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	must(t, os.WriteFile(path, k.Public(t), 0o644))
+}
+
+// Public is the armored public key, as Fedora and Gentoo publish theirs.
+func (k *Key) Public(t testing.TB) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
 	must(t, err)
 	must(t, k.Entity.Serialize(w))
 	must(t, w.Close())
-	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	must(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	return buf.Bytes()
+}
+
+// PublicBinary is the binary public key, as Debian's keyring packages
+// ship theirs.
+func (k *Key) PublicBinary(t testing.TB) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	must(t, k.Entity.Serialize(&buf))
+	return buf.Bytes()
+}
+
+// Fingerprint is the primary key's fingerprint, uppercase hex.
+func (k *Key) Fingerprint() string {
+	return strings.ToUpper(hex.EncodeToString(k.Entity.PrimaryKey.Fingerprint))
 }
 
 // Clearsign signs text as Fedora's CHECKSUM and Gentoo's DIGESTS are.
