@@ -40,6 +40,11 @@ var ErrFingerprint = errors.New("key fingerprint does not match the pin")
 // ErrNotFound: no searched suite has the package or the file in it.
 var ErrNotFound = errors.New("key not found")
 
+// KeyringEnv names the keyring that verifies the Debian archive the key
+// packages come from, when Fetcher.Keyring is empty; without it the host's
+// Debian archive keyring does. Tests point it at a fixture archive's key.
+const KeyringEnv = "COIMAGE_DEBIAN_KEYRING"
+
 // DefaultSuites are searched in this order: the current release first,
 // then the newer ones, which carry keys of newer releases of the other
 // distributions.
@@ -67,11 +72,12 @@ type Keyring struct {
 }
 
 // Fetcher reads keys through the Debian archive. The zero value works:
-// the mirror comes from the host's apt sources.
+// the mirror comes from $COIMAGE_DEBIAN_MIRROR or the host's apt sources,
+// never from a build's --mirror, which names the other distribution's.
 type Fetcher struct {
 	Mirror   string   // Debian mirror; default archive.MirrorFrom("")
 	Suites   []string // searched in order; default DefaultSuites
-	Keyring  string   // Debian archive keyring; default archive.DefaultKeyring
+	Keyring  string   // Debian archive keyring; default $COIMAGE_DEBIAN_KEYRING, else archive.DefaultKeyring
 	Arch     string   // Debian architecture of the index read; default the host's
 	CacheDir string   // default the user's cache for coimage; keys go to keys/ below it
 	HTTP     *http.Client
@@ -141,10 +147,14 @@ func (f *Fetcher) fetch(ctx context.Context, k Key, pins []string, cacheDir stri
 	if len(suites) == 0 {
 		suites = DefaultSuites
 	}
+	keyring := f.Keyring
+	if keyring == "" {
+		keyring = os.Getenv(KeyringEnv)
+	}
 	var errs []error
 	mismatch := false
 	for _, suite := range suites {
-		c := &archive.Client{Mirror: mirror, Suite: suite, Keyring: f.Keyring, Arch: f.Arch, CacheDir: cacheDir, HTTP: f.HTTP}
+		c := &archive.Client{Mirror: mirror, Suite: suite, Keyring: keyring, Arch: f.Arch, CacheDir: cacheDir, HTTP: f.HTTP}
 		data, version, err := fileFromSuite(ctx, c, k)
 		if err != nil {
 			if ctx.Err() != nil {

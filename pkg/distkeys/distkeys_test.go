@@ -73,6 +73,15 @@ func TestLoadFromArchive(t *testing.T) {
 		}
 	}
 
+	// The archive keyring from the environment (the host's Debian keyring
+	// would refuse the fixture archive).
+	envFetcher := fx.fetcher(t)
+	envFetcher.Keyring = ""
+	t.Setenv(KeyringEnv, fx.keyring)
+	if _, err := envFetcher.Load(ctx, Key{Package: "distribution-gpg-keys", File: keyFile, Fingerprints: []string{fx.fedora.Fingerprint()}}, ""); err != nil {
+		t.Fatalf("keyring from $%s: %v", KeyringEnv, err)
+	}
+
 	// Cached: no archive needed any more.
 	k := Key{Package: "distribution-gpg-keys", File: keyFile, Fingerprints: []string{fx.fedora.Fingerprint()}}
 	f.Mirror = "http://127.0.0.1:1"
