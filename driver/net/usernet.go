@@ -34,6 +34,9 @@ const (
 	MTU = 1500
 )
 
+// GatewayIP is Gateway as an address.
+var GatewayIP = net.IPv4(10, 0, 2, 2)
+
 var (
 	gatewayIP  = tcpip.AddrFrom4([4]byte{10, 0, 2, 2})
 	gatewayMAC = tcpip.LinkAddress([]byte{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xdd})
@@ -50,6 +53,17 @@ type UserConfig struct {
 	// DNS is the resolver ("host:port") queries are forwarded to; ""
 	// means the host's, from /etc/resolv.conf.
 	DNS string
+	// Services are TCP ports of the gateway that corun serves itself
+	// (the X display): the guest's connections to them never reach a
+	// host socket of their own.
+	Services []Service
+}
+
+// Service is a gateway TCP port served in process: Serve gets each
+// connection and closes it.
+type Service struct {
+	Port  uint16
+	Serve func(net.Conn)
 }
 
 // Errors of a network that cannot start.
@@ -155,6 +169,23 @@ func (u *UserNet) attach(conn *net.UnixConn) error {
 	}
 	if err := u.serveDNS(); err != nil {
 		return fmt.Errorf("dns: %w", err)
+	}
+	for _, svc := range u.cfg.Services {
+		// A listening endpoint takes the gateway's port before the NAT,
+		// which would take the connection to the host's 127.0.0.1.
+		ln, err := gonet.ListenTCP(s, tcpip.FullAddress{NIC: nicID, Addr: gatewayIP, Port: svc.Port}, ipv4.ProtocolNumber)
+		if err != nil {
+			return fmt.Errorf("gateway port %d: %w", svc.Port, err)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return // the stack closed
+				}
+				go svc.Serve(c)
+			}
+		}()
 	}
 	return nil
 }
