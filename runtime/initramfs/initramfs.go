@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -115,4 +116,52 @@ func removeStale(dir, keep string) {
 			os.Remove(p)
 		}
 	}
+}
+
+// File is an extra file for Extend, readable by root alone in the guest.
+type File struct {
+	Name string // path inside the archive, without a leading /
+	Data []byte
+}
+
+// Extend writes dest: the archive at base followed by a second archive
+// holding files (and their directories). The kernel unpacks concatenated
+// archives in turn, so one guest's secrets — the X cookie — travel in its
+// own initramfs, readable by the instance's owner only, instead of on the
+// kernel command line, which every host and guest user can read.
+func Extend(dest, base string, files []File) error {
+	in, err := os.Open(base)
+	if err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	defer in.Close()
+	f, err := atomicfile.Create(dest, 0o600)
+	if err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	defer f.Abort()
+	if _, err := io.Copy(f, in); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	c := &cpioWriter{w: f}
+	var dirs []string
+	for _, file := range files {
+		for d := filepath.Dir(file.Name); d != "." && d != "/" && !slices.Contains(dirs, d); d = filepath.Dir(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	slices.Sort(dirs) // parents first
+	for _, d := range dirs {
+		c.entry(d, modeDir|0o700, nil, 0, 0)
+	}
+	for _, file := range files {
+		c.file(file.Name, 0o600, file.Data)
+	}
+	if err := c.close(); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	return nil
 }

@@ -66,3 +66,44 @@ func TestCoinitStatic(t *testing.T) {
 		}
 	}
 }
+
+// The kernel unpacks concatenated archives; busybox cpio reads them one
+// after another too, which shows the second one whole.
+func TestExtend(t *testing.T) {
+	busybox := testutil.RequireTool(t, "busybox")
+	dir := t.TempDir()
+	base, err := Cached(filepath.Join(dir, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "x.cpio")
+	if err := Extend(dest, base, []File{{Name: "colinux/x11/auth", Data: []byte("secret")}}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dest); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v", fi.Mode(), err)
+	}
+	b, baseBytes := mustRead(t, dest), mustRead(t, base)
+	if !bytes.HasPrefix(b, baseBytes) {
+		t.Fatal("the base archive is not the first part")
+	}
+	out := filepath.Join(dir, "out")
+	os.Mkdir(out, 0o755)
+	cmd := exec.Command(busybox, "cpio", "-i", "-d")
+	cmd.Dir, cmd.Stdin = out, bytes.NewReader(b[len(baseBytes):])
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("busybox cpio: %v\n%s", err, msg)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "colinux/x11/auth"))
+	if err != nil || string(got) != "secret" {
+		t.Errorf("extra file: %q, %v", got, err)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
