@@ -37,6 +37,9 @@ type Config struct {
 	Command       []string `json:"cmd,omitempty"`  // run this and power off; empty: exec Init
 	DHCP          []string `json:"dhcp,omitempty"` // interfaces to configure by DHCP for Command
 	Init          string   `json:"init,omitempty"` // default /sbin/init
+	// X11 is the guest's DISPLAY for the host's display forwarded by
+	// corun; the cookie is in the initramfs at X11Authority.
+	X11 string `json:"x11,omitempty"`
 }
 
 // Param is the kernel command line key carrying the Config.

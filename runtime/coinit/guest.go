@@ -75,6 +75,10 @@ func run() (*os.File, error) {
 			}
 		}
 	}
+	env, x11Mount, err := setupX11(cfg)
+	if err != nil {
+		return status, err
+	}
 	if len(cfg.Command) == 0 {
 		if status != nil {
 			status.Close()
@@ -82,7 +86,10 @@ func run() (*os.File, error) {
 		return nil, switchRoot(cfg.Init)
 	}
 	mounts := configureNetwork(cfg.DHCP)
-	code, err := runCommand(cfg.Command)
+	if x11Mount != "" {
+		mounts = append(mounts, x11Mount)
+	}
+	code, err := runCommand(cfg.Command, env)
 	unmountAll(cfg, mounts)
 	if err != nil {
 		return status, err
@@ -185,10 +192,11 @@ func switchRoot(init string) error {
 const guestPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // runCommand runs argv inside the new root with the console as its
-// standard output and error, reaping every orphan as PID 1 must, and
-// returns its exit status (128+signal when killed). SIGINT or SIGTERM,
-// which the host sends through mconsole, is passed on to the command.
-func runCommand(argv []string) (int, error) {
+// standard output and error and env added to its environment, reaping
+// every orphan as PID 1 must, and returns its exit status (128+signal
+// when killed). SIGINT or SIGTERM, which the host sends through mconsole,
+// is passed on to the command.
+func runCommand(argv, env []string) (int, error) {
 	prog, err := lookPath(argv[0])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "coinit: %v\n", err)
@@ -214,7 +222,7 @@ func runCommand(argv []string) (int, error) {
 	rawOutput(out)
 	proc, err := os.StartProcess(prog, argv, &os.ProcAttr{
 		Dir:   "/",
-		Env:   []string{"PATH=" + guestPath, "HOME=/root", "TERM=linux"},
+		Env:   append([]string{"PATH=" + guestPath, "HOME=/root", "TERM=linux"}, env...),
 		Files: []*os.File{null, out, out},
 		Sys:   &syscall.SysProcAttr{Chroot: newRoot, Setsid: true},
 	})
