@@ -13,6 +13,7 @@ import (
 	"fmt"
 
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/x11"
 )
 
 // Machine is a guest to boot, whatever the backend.
@@ -34,6 +35,9 @@ type Machine struct {
 	KernelArgs    []string
 	Snapshot      bool     // writes go to throwaway copy-on-write files
 	Command       []string // run this and power off; empty boots /sbin/init
+	// X11, if not nil, offers the host's display to the guest through the
+	// first user-mode interface's gateway.
+	X11 *x11.Forwarder
 }
 
 // DefaultMemoryMiB is the guest memory when mem= is not given.
@@ -94,5 +98,24 @@ func (m *Machine) Validate() error {
 	if len(m.Command) > 0 && m.Initrd != "" {
 		return fmt.Errorf("a command needs corun's own initramfs; drop initrd=")
 	}
+	if m.X11 != nil {
+		if m.Initrd != "" {
+			return fmt.Errorf("x11 needs corun's own initramfs; drop initrd=")
+		}
+		if _, ok := m.X11NIC(); !ok {
+			return fmt.Errorf("x11 needs a user-mode interface (ethN=slirp)")
+		}
+	}
 	return nil
+}
+
+// X11NIC is the interface whose gateway offers the X display: the first
+// user-mode one.
+func (m *Machine) X11NIC() (config.NIC, bool) {
+	for _, n := range m.NICs {
+		if n.Mode == config.Slirp {
+			return n, true
+		}
+	}
+	return config.NIC{}, false
 }

@@ -33,6 +33,14 @@ needs=(
   "dpkg:busybox-static busybox-static"
   "bc bc"
   "ip iproute2"
+  # corun --x11: a private X server, its cookie tool, real X clients and the
+  # screenshot (xwd, then ImageMagick's convert)
+  "Xvfb xvfb"
+  "xauth xauth"
+  "xdpyinfo x11-utils"
+  "xprop x11-utils"
+  "xwd x11-apps"
+  "convert imagemagick"
   # release: coimage release/pull tests check our files with the stock tools
   # and push to / pull from a real registry
   "minisign minisign"

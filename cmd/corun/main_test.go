@@ -28,6 +28,10 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic(err)
 	}
+	// Go builds in tests (x11test.Client) keep the user's build cache.
+	if gocache, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+		os.Setenv("GOCACHE", strings.TrimSpace(string(gocache)))
+	}
 	// Instances and the runtime cache stay inside the test's directory;
 	// a short path keeps UML's socket names within the unix limit.
 	os.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))

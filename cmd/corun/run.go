@@ -25,6 +25,7 @@ import (
 	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/uml"
+	"github.com/colinux-ng/colinux/driver/x11"
 	"github.com/colinux-ng/colinux/runtime"
 	"github.com/colinux-ng/colinux/runtime/initramfs"
 )
@@ -44,6 +45,7 @@ var runCommand = &cli.Command{
 		&cli.StringFlag{Name: "log", Usage: "append the console and kernel output to `FILE`"},
 		&cli.DurationFlag{Name: "stop-timeout", Value: uml.DefaultStopTimeout, Usage: "graceful shutdown time on Ctrl-C before the guest is halted"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a guest port on the host; `SPEC` is [ADDR:]HOST:GUEST[/udp], ADDR 127.0.0.1 by default; adds eth0=slirp if no interface is set"},
+		&cli.BoolFlag{Name: "x11", Usage: "show the guest's X programs on the host's display ($DISPLAY), through eth0's gateway; same as x11=on"},
 		&cli.StringFlag{Name: "dns", Usage: "forward the user-mode network's DNS queries to `HOST:PORT` (default: the host's resolvers)"},
 		&cli.StringFlag{Name: "mirror", Usage: "Debian mirror for the first kernel fetch (default: from the host's apt sources)"},
 		&cli.StringFlag{Name: "suite", Usage: "Debian suite for the first kernel fetch (default: the host's release)"},
@@ -151,7 +153,13 @@ func launch(c *cli.Context, settings, command []string, rep reporter, serve func
 	if err := publish(cfg, c.StringSlice("publish")); err != nil {
 		return driver.Result{}, err
 	}
-	m, err := machine(ctx, c, cfg, command)
+	var display *x11.Forwarder
+	if c.Bool("x11") || cfg.X11 {
+		if display, err = hostDisplay(cfg); err != nil {
+			return driver.Result{}, err
+		}
+	}
+	m, err := machine(ctx, c, cfg, command, display)
 	if err != nil {
 		return driver.Result{}, err
 	}
@@ -187,6 +195,9 @@ func launch(c *cli.Context, settings, command []string, rep reporter, serve func
 		}
 		defer f.Close()
 		mon.Log = f
+		if m.X11 != nil {
+			m.X11.Log = f
+		}
 	}
 	// The network libraries report through the standard and logrus
 	// loggers; their messages belong in the log, not on the console.
@@ -210,11 +221,11 @@ func launch(c *cli.Context, settings, command []string, rep reporter, serve func
 
 // machine turns the configuration into what the monitor boots: kernel
 // resolved, images checked, initramfs ready.
-func machine(ctx context.Context, c *cli.Context, cfg *config.Config, command []string) (*driver.Machine, error) {
+func machine(ctx context.Context, c *cli.Context, cfg *config.Config, command []string, display *x11.Forwarder) (*driver.Machine, error) {
 	m := &driver.Machine{
 		Initrd: cfg.Initrd, MemoryMiB: cfg.MemoryMiB, Root: cfg.Root, ReadOnly: cfg.ReadOnly, SysfsReadOnly: cfg.SysfsReadOnly,
 		Disks: cfg.Disks, Shares: cfg.Shares, NICs: cfg.NICs, DNS: c.String("dns"), KernelArgs: cfg.KernelArgs,
-		Snapshot: c.Bool("snapshot"), Command: command,
+		Snapshot: c.Bool("snapshot"), Command: command, X11: display,
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -254,6 +265,19 @@ func machine(ctx context.Context, c *cli.Context, cfg *config.Config, command []
 		}
 	}
 	return m, nil
+}
+
+// hostDisplay prepares forwarding of the host's display, making eth0 a
+// user-mode interface when no interface is configured.
+func hostDisplay(cfg *config.Config) (*x11.Forwarder, error) {
+	f, err := x11.New(os.Getenv("DISPLAY"), x11.AuthorityFile())
+	if err != nil {
+		return nil, fmt.Errorf("--x11: %w", err)
+	}
+	if len(cfg.NICs) == 0 {
+		cfg.NICs = []config.NIC{{Index: 0, Mode: config.Slirp}}
+	}
+	return f, nil
 }
 
 // publish adds --publish ports to the first user-mode interface, making
@@ -357,7 +381,7 @@ func startSupervisor(c *cli.Context) (string, error) {
 	for _, p := range c.StringSlice("publish") {
 		args = append(args, "--publish="+p)
 	}
-	args = append(args, "--snapshot="+strconv.FormatBool(c.Bool("snapshot")),
+	args = append(args, "--snapshot="+strconv.FormatBool(c.Bool("snapshot")), "--x11="+strconv.FormatBool(c.Bool("x11")),
 		"--stop-timeout="+c.Duration("stop-timeout").String())
 	args = append(args, c.Args().Slice()...)
 	r, w, err := os.Pipe()

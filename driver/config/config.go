@@ -42,10 +42,13 @@ type Config struct {
 	// then boots as in a container: no udev, no device units. Under UML
 	// nothing is hot-plugged, and udev's coldplug is seconds of boot.
 	SysfsReadOnly bool
-	Disks         []Disk
-	Shares        []Share
-	NICs          []NIC
-	KernelArgs    []string
+	// X11 offers the host's X display to the guest ("x11=on"), through
+	// the first user-mode interface.
+	X11        bool
+	Disks      []Disk
+	Shares     []Share
+	NICs       []NIC
+	KernelArgs []string
 	// Warnings name settings that are accepted but have no effect.
 	Warnings []string
 }

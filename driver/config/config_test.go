@@ -72,6 +72,7 @@ func TestParse(t *testing.T) {
 		{"gentoo root name", []string{"root=/dev/cobd/1", "rw"}, Config{Root: cobd.Device(1)}},
 		{"mem suffix", []string{"mem=512M"}, Config{MemoryMiB: 512}},
 		{"read-only sysfs, overridden", []string{"sysfs=ro", "mem=64"}, Config{SysfsReadOnly: true, MemoryMiB: 64}},
+		{"x11", []string{"x11=on"}, Config{X11: true}},
 		{"leading zero index", []string{"cobd01=x.img"}, Config{Disks: []Disk{{1, "x.img", false}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +111,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"cofs0=/srv,rw"}, "unknown cofs option \"rw\""},
 		{[]string{"kernel="}, "kernel needs a file name"},
 		{[]string{"sysfs=off"}, "sysfs wants ro or rw"},
+		{[]string{"x11=yes"}, "x11 wants on or off"},
 		{[]string{"@" + filepath.Join(dir, "missing.conf")}, "missing.conf: no such file"},
 	} {
 		_, err := Parse(tc.args)

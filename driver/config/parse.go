@@ -151,7 +151,7 @@ func known(key string, hasValue bool) bool {
 		return key == "ro" || key == "rw"
 	}
 	switch key {
-	case "kernel", "initrd", "root", "mem", "cocon", "sysfs":
+	case "kernel", "initrd", "root", "mem", "cocon", "sysfs", "x11":
 		return true
 	}
 	return indexed.MatchString(key)
@@ -190,6 +190,11 @@ func (b *builder) apply(s setting, key, value string) error {
 			return s.errorf("sysfs wants ro or rw")
 		}
 		b.cfg.SysfsReadOnly = value == "ro"
+	case "x11":
+		if value != "on" && value != "off" {
+			return s.errorf("x11 wants on or off")
+		}
+		b.cfg.X11 = value == "on"
 	case "cocon":
 		b.warn(key, "console size is the terminal's own; ignored")
 	}

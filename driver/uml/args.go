@@ -11,6 +11,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
+	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
@@ -25,6 +26,8 @@ const (
 const (
 	hostfsDir  = "hostfs"  // the hostfs= root: only links to what the guest may see
 	modulesDir = "modules" // link to the kernel's module tree, in hostfsDir
+	// x11Initramfs is the initramfs with the guest's X cookie.
+	x11Initramfs = "initramfs-x11.cpio"
 )
 
 func shareName(n int) string { return fmt.Sprintf("cofs%d", n) }
@@ -98,6 +101,9 @@ func coinitConfig(m *driver.Machine) coinit.Config {
 	}
 	for _, s := range m.Shares {
 		c.Shares = append(c.Shares, coinit.Share{Source: shareName(s.Index), Target: s.Target, ReadOnly: s.ReadOnly})
+	}
+	if m.X11 != nil {
+		c.X11 = m.X11.GuestDisplay(conet.GatewayIP)
 	}
 	return c
 }

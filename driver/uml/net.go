@@ -59,13 +59,18 @@ func (u *Monitor) startNetworks() (stop func(), err error) {
 			c()
 		}
 	}
+	x11NIC, _ := m.X11NIC()
 	for _, nic := range m.NICs {
 		switch nic.Mode {
 		case config.Slirp:
-			un, err := conet.Listen(conet.UserConfig{
+			cfg := conet.UserConfig{
 				Socket: nicSocket(u.Dir, nic.Index), MAC: nicMAC(m, nic),
 				Forwards: nic.Forwards, DNS: m.DNS,
-			})
+			}
+			if m.X11 != nil && nic.Index == x11NIC.Index {
+				cfg.Services = append(cfg.Services, conet.Service{Port: m.X11.Port(), Serve: m.X11.Serve})
+			}
+			un, err := conet.Listen(cfg)
 			if err != nil {
 				stop()
 				return nil, fmt.Errorf("eth%d: %w", nic.Index, err)

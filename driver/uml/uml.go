@@ -16,7 +16,9 @@ import (
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/driver/mconsole"
+	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/runtime/coinit"
+	"github.com/colinux-ng/colinux/runtime/initramfs"
 )
 
 // Monitor boots one Machine under User-mode Linux. It implements
@@ -84,7 +86,13 @@ func (u *Monitor) Run(ctx context.Context) (driver.Result, error) {
 	if u.Log != nil {
 		logw = io.MultiWriter(tail, u.Log)
 	}
-	cmd := exec.Command(m.Kernel, args(m, u.Dir, u.umid())...)
+	argm, err := u.withX11Initramfs()
+	if err != nil {
+		conGuest.Close()
+		statusW.Close()
+		return driver.Result{}, err
+	}
+	cmd := exec.Command(m.Kernel, args(argm, u.Dir, u.umid())...)
 	cmd.Stdout, cmd.Stderr = logw, logw
 	cmd.ExtraFiles = append([]*os.File{conGuest, statusW}, u.Inherit...)
 	// Its own process group: Ctrl-C at the terminal is corun's to handle.
@@ -209,6 +217,23 @@ func (u *Monitor) result(events []coinit.Event, waitErr error, stopped bool, tai
 	return driver.Result{}, waitErr
 }
 
+// withX11Initramfs returns the machine to boot: for an X11 guest, one
+// whose initramfs also carries the guest's Xauthority (see
+// initramfs.Extend), written to the instance directory.
+func (u *Monitor) withX11Initramfs() (*driver.Machine, error) {
+	m := u.Machine
+	if m.X11 == nil {
+		return m, nil
+	}
+	withAuth := *m
+	withAuth.Initramfs = filepath.Join(u.Dir, x11Initramfs)
+	auth := initramfs.File{Name: coinit.X11Authority, Data: m.X11.GuestAuthority(conet.GatewayIP)}
+	if err := initramfs.Extend(withAuth.Initramfs, m.Initramfs, []initramfs.File{auth}); err != nil {
+		return nil, err
+	}
+	return &withAuth, nil
+}
+
 // prepareHostfs fills the hostfs root with links to what the guest may
 // reach: the kernel modules and each cofs share. hostfs resolves paths on
 // the host, so a link there leads to its target, while the guest cannot
@@ -244,6 +269,7 @@ func (u *Monitor) prepareHostfs() error {
 func (u *Monitor) cleanup() {
 	os.RemoveAll(filepath.Join(u.Dir, hostfsDir))
 	os.RemoveAll(filepath.Join(u.Dir, u.umid()))
+	os.Remove(filepath.Join(u.Dir, x11Initramfs))
 	for _, d := range u.Machine.Disks {
 		if u.Machine.Snapshot {
 			os.Remove(cowFile(u.Dir, d.Index))
