@@ -20,11 +20,7 @@ func TestX11(t *testing.T) {
 	t.Parallel()
 	srv := x11test.Xvfb(t)
 	dir := t.TempDir()
-	client, err := os.ReadFile(x11test.Client(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := umltest.Image(t, dir, map[string]string{"bin/xclient": string(client)})
+	img := umltest.Image(t, dir, map[string]string{"bin/xclient": x11test.Client(t)})
 
 	const colour = 0xff8000
 	var out bytes.Buffer

@@ -1,7 +1,6 @@
 package uml
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -18,10 +17,6 @@ func TestX11BootedGuest(t *testing.T) {
 	t.Parallel()
 	srv := x11test.Xvfb(t)
 	dir := t.TempDir()
-	client, err := os.ReadFile(x11test.Client(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The image's init brings eth0 up itself, as a distribution's does.
 	rc := `ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up
 . /etc/profile.d/colinux.sh
@@ -30,7 +25,7 @@ xclient rtt 10
 poweroff -f
 `
 	img := umltest.Image(t, dir, map[string]string{
-		"bin/xclient":        string(client),
+		"bin/xclient":        x11test.Client(t),
 		"etc/rc.x11":         rc,
 		"etc/profile.d/.dir": "",
 		"etc/inittab":        "::sysinit:/bin/mount -t proc proc /proc\n::sysinit:/bin/sh /etc/rc.x11\n",

@@ -81,19 +81,23 @@ func (s Server) Env() []string {
 	return append(os.Environ(), "DISPLAY="+s.Display, "XAUTHORITY="+s.Authority)
 }
 
-// Client builds xclient (see its package) static into dir and returns its
-// path.
-func Client(t testing.TB, dir string) string {
+// Client builds xclient (see its package) static and returns the
+// executable, for a guest image's bin/xclient.
+func Client(t testing.TB) string {
 	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
-	out := filepath.Join(dir, "xclient")
+	out := filepath.Join(t.TempDir(), "xclient")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", out, ".")
 	cmd.Dir = filepath.Join(filepath.Dir(self), "xclient")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build xclient: %v\n%s", err, msg)
 	}
-	return out
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // Where xclient's window is (see xclient): its middle and a point
