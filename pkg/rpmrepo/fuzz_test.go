@@ -1,0 +1,31 @@
+package rpmrepo
+
+import (
+	"strings"
+	"testing"
+)
+
+func FuzzParsePrimary(f *testing.F) {
+	f.Add(`<metadata><package type="rpm"><name>a</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/>` +
+		`<checksum type="sha256">` + strings.Repeat("0", 64) + `</checksum><location href="Packages/a.rpm"/>` +
+		`<format><rpm:provides><rpm:entry name="a" flags="EQ" ver="1"/></rpm:provides><rpm:requires><rpm:entry name="(b or c)"/></rpm:requires><file>/usr/bin/a</file></format></package></metadata>`)
+	f.Fuzz(func(t *testing.T, xml string) {
+		pkgs, err := ParsePrimary(strings.NewReader(xml), 0, func(string) bool { return true }, "fuzz")
+		if err != nil {
+			return
+		}
+		ix := NewIndex(pkgs)
+		for _, p := range pkgs {
+			ix.Resolve([]string{p.Name}, nil)
+		}
+	})
+}
+
+func FuzzParseRich(f *testing.F) {
+	f.Add("((a >= 1 with b) or (c if d else e))")
+	f.Fuzz(func(t *testing.T, s string) {
+		if r, err := parseRich(s); err == nil {
+			_ = r.String()
+		}
+	})
+}

@@ -1,0 +1,258 @@
+package rpmrepo
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/colinux-ng/colinux/pkg/rpm"
+)
+
+// ErrUnresolvable: a requirement has no provider in the repositories.
+var ErrUnresolvable = errors.New("unresolvable dependency")
+
+// Index holds the newest package of each name and architecture across
+// the repositories (a release and its updates), and who provides what.
+type Index struct {
+	pkgs     map[string]*Package   // by name.arch
+	provides map[string][]*Package // by provide name and listed file
+}
+
+// NewIndex keeps the newest of each name and architecture; among equal
+// versions the later repository's.
+func NewIndex(pkgs []*Package) *Index {
+	ix := &Index{pkgs: map[string]*Package{}, provides: map[string][]*Package{}}
+	for _, p := range pkgs {
+		k := p.Name + "." + p.Arch
+		if old, ok := ix.pkgs[k]; !ok || p.EVR.Compare(old.EVR) > 0 || (p.EVR.Compare(old.EVR) == 0 && p.Repo > old.Repo) {
+			ix.pkgs[k] = p
+		}
+	}
+	for _, k := range sortedKeys(ix.pkgs) {
+		p := ix.pkgs[k]
+		for _, d := range p.Provides {
+			ix.provides[d.Name] = appendOnce(ix.provides[d.Name], p)
+		}
+		for _, f := range p.Files {
+			ix.provides[f] = appendOnce(ix.provides[f], p)
+		}
+	}
+	return ix
+}
+
+// Len is the number of packages indexed.
+func (ix *Index) Len() int { return len(ix.pkgs) }
+
+// satisfies reports whether p provides d.
+func satisfies(p *Package, d Dep) bool {
+	for _, pr := range p.Provides {
+		if pr.Name == d.Name && rpm.Overlaps(pr.Flags, pr.EVR, d.Flags, d.EVR) {
+			return true
+		}
+	}
+	return strings.HasPrefix(d.Name, "/") && slices.Contains(p.Files, d.Name)
+}
+
+// Resolve returns the packages that install the named packages (or
+// provides) with everything they require, sorted by name; weak
+// dependencies are not followed. Packages named in exclude are never
+// chosen: a requirement only they satisfy is an error.
+func (ix *Index) Resolve(install, exclude []string) ([]*Package, error) {
+	s := &selection{ix: ix, chosen: map[*Package]bool{}, exclude: exclude}
+	for _, name := range install {
+		if slices.Contains(exclude, name) {
+			return nil, fmt.Errorf("%s is both installed and removed: %w", name, ErrUnresolvable)
+		}
+		if err := s.add(Dep{Name: name}, "the recipe"); err != nil {
+			return nil, err
+		}
+	}
+	// Conditional requirements ("(a if b)") can become due as the set
+	// grows, so passes repeat until one adds nothing.
+	for changed := true; changed; {
+		changed = false
+		for _, p := range s.order {
+			for _, d := range p.Requires {
+				n := len(s.order)
+				if err := s.require(d, p.NEVRA()); err != nil {
+					return nil, err
+				}
+				changed = changed || len(s.order) != n
+			}
+		}
+	}
+	out := slices.Clone(s.order)
+	slices.SortFunc(out, func(a, b *Package) int { return strings.Compare(a.NEVRA(), b.NEVRA()) })
+	return out, nil
+}
+
+type selection struct {
+	ix      *Index
+	chosen  map[*Package]bool
+	order   []*Package
+	exclude []string
+}
+
+// has reports whether the chosen set satisfies d.
+func (s *selection) has(d Dep) bool {
+	for _, p := range s.ix.provides[d.Name] {
+		if s.chosen[p] && satisfies(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// add chooses a provider of d unless one is chosen already. Preferred: a
+// package of that very name, then the shortest name, then the first by
+// name (dnf weighs more; this is deterministic and close).
+func (s *selection) add(d Dep, by string) error {
+	if s.has(d) {
+		return nil
+	}
+	var cands, excluded []*Package
+	for _, p := range s.ix.provides[d.Name] {
+		switch {
+		case !satisfies(p, d):
+		case slices.Contains(s.exclude, p.Name):
+			excluded = append(excluded, p)
+		default:
+			cands = append(cands, p)
+		}
+	}
+	if len(cands) == 0 {
+		if len(excluded) > 0 {
+			return fmt.Errorf("%s requires %s, which only %s provides, and the recipe removes it: %w", by, d, excluded[0].Name, ErrUnresolvable)
+		}
+		return fmt.Errorf("%s requires %s, which no package provides: %w", by, d, ErrUnresolvable)
+	}
+	slices.SortStableFunc(cands, func(a, b *Package) int {
+		if (a.Name == d.Name) != (b.Name == d.Name) {
+			if a.Name == d.Name {
+				return -1
+			}
+			return 1
+		}
+		if len(a.Name) != len(b.Name) {
+			return len(a.Name) - len(b.Name)
+		}
+		return strings.Compare(a.NEVRA(), b.NEVRA())
+	})
+	p := cands[0]
+	s.chosen[p] = true
+	s.order = append(s.order, p)
+	return nil
+}
+
+// require meets one requirement of by, simple or rich.
+func (s *selection) require(d Dep, by string) error {
+	if !strings.HasPrefix(d.Name, "(") {
+		return s.add(d, by)
+	}
+	r, err := parseRich(d.Name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", by, err)
+	}
+	return s.fulfil(r, by)
+}
+
+// fulfil installs what an unsatisfied rich dependency needs.
+func (s *selection) fulfil(r *rich, by string) error {
+	if s.sat(r) {
+		return nil
+	}
+	switch r.op {
+	case "":
+		return s.add(*r.dep, by)
+	case "and", "with":
+		for _, a := range r.args {
+			if err := s.fulfil(a, by); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "without":
+		return s.fulfil(r.args[0], by)
+	case "or":
+		for _, a := range r.args {
+			if s.possible(a) {
+				return s.fulfil(a, by)
+			}
+		}
+		return fmt.Errorf("%s requires %s, which no package provides: %w", by, r, ErrUnresolvable)
+	case "if", "unless":
+		if s.sat(r.args[1]) == (r.op == "if") {
+			return s.fulfil(r.args[0], by)
+		}
+		if len(r.args) == 3 {
+			return s.fulfil(r.args[2], by)
+		}
+	}
+	return nil
+}
+
+// sat evaluates a rich dependency against the chosen set.
+func (s *selection) sat(r *rich) bool {
+	switch r.op {
+	case "":
+		return s.has(*r.dep)
+	case "and", "with":
+		for _, a := range r.args {
+			if !s.sat(a) {
+				return false
+			}
+		}
+		return true
+	case "without":
+		return s.sat(r.args[0])
+	case "or":
+		return slices.ContainsFunc(r.args, s.sat)
+	}
+	// if, unless: true when the branch that applies holds (or none does)
+	if s.sat(r.args[1]) == (r.op == "if") {
+		return s.sat(r.args[0])
+	}
+	return len(r.args) < 3 || s.sat(r.args[2])
+}
+
+// possible reports whether an alternative's simple dependencies all have
+// a provider that is not excluded.
+func (s *selection) possible(r *rich) bool {
+	if r.op == "" {
+		for _, p := range s.ix.provides[r.dep.Name] {
+			if satisfies(p, *r.dep) && !slices.Contains(s.exclude, p.Name) {
+				return true
+			}
+		}
+		return false
+	}
+	if r.op == "if" || r.op == "unless" || r.op == "without" {
+		return s.possible(r.args[0])
+	}
+	if r.op == "or" {
+		return slices.ContainsFunc(r.args, s.possible)
+	}
+	for _, a := range r.args {
+		if !s.possible(a) {
+			return false
+		}
+	}
+	return true
+}
+
+func appendOnce(list []*Package, p *Package) []*Package {
+	if len(list) > 0 && list[len(list)-1] == p {
+		return list
+	}
+	return append(list, p)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

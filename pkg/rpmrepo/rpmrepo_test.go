@@ -1,0 +1,140 @@
+package rpmrepo
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
+	"github.com/colinux-ng/colinux/pkg/rpm/rpmtest"
+)
+
+func pkg(name, ver string, requires []string, provides ...string) rpmtest.Spec {
+	return rpmtest.Spec{Name: name, Version: ver, Release: "1.fc44", Arch: "x86_64", Requires: requires, Provides: provides,
+		Files: []rpmtest.File{{Path: "/usr/bin/" + name, Body: name}}}
+}
+
+// readRepo writes specs as a repository and reads it back as repo n.
+func readRepo(t *testing.T, key *pgptest.Key, n int, specs ...rpmtest.Spec) []*Package {
+	t.Helper()
+	dir := t.TempDir()
+	rpmtest.WriteRepo(t, dir, key, specs...)
+	repomd, err := os.ReadFile(filepath.Join(dir, "repodata/repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Primary(repomd, "repomd.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, d.Location))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := zstd.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	pkgs, err := ParsePrimary(z, n, func(a string) bool { return a == "x86_64" || a == "noarch" }, d.Location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+func names(pkgs []*Package) string {
+	var out []string
+	for _, p := range pkgs {
+		out = append(out, p.NEVRA())
+	}
+	return strings.Join(out, " ")
+}
+
+func TestResolve(t *testing.T) {
+	key := pgptest.NewKey(t)
+	release := readRepo(t, key, 0,
+		pkg("bash", "5.2", []string{"glibc >= 2.40", "/usr/bin/ldconfig"}),
+		pkg("glibc", "2.39", nil),
+		pkg("coreutils", "9.5", []string{"(coreutils-common or coreutils-single)", "(bash-completion if bash)"}),
+		pkg("coreutils-single", "9.5", nil),
+		pkg("bash-completion", "2.11", nil),
+		pkg("zsh", "5.9", []string{"(ncurses if systemd)"}),
+		pkg("ncurses", "6.5", nil),
+		pkg("shells", "1", []string{"sh-provider"}),
+		pkg("dash", "0.5", nil, "sh-provider"),
+		pkg("busybox", "1.36", nil, "sh-provider"),
+	)
+	updates := readRepo(t, key, 1, pkg("glibc", "2.40", nil, "/usr/bin/ldconfig"))
+	if len(release) != 10 || release[0].Files[0] != "/usr/bin/bash" || release[0].Requires[0].String() != "glibc >= 2.40" {
+		t.Fatalf("parsed %+v", release[0])
+	}
+	ix := NewIndex(append(release, updates...))
+	got, err := ix.Resolve([]string{"bash", "coreutils", "zsh", "shells"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "bash-5.2-1.fc44.x86_64 bash-completion-2.11-1.fc44.x86_64 coreutils-9.5-1.fc44.x86_64 coreutils-single-9.5-1.fc44.x86_64 " +
+		"dash-0.5-1.fc44.x86_64 glibc-2.40-1.fc44.x86_64 shells-1-1.fc44.x86_64 zsh-5.9-1.fc44.x86_64"
+	if names(got) != want {
+		t.Errorf("resolved\n%s\nwant\n%s", names(got), want)
+	}
+	if got[5].Repo != 1 {
+		t.Errorf("glibc from repo %d, want the updates", got[5].Repo)
+	}
+
+	for _, tc := range []struct {
+		install, exclude []string
+		msg              string
+	}{
+		{[]string{"nothing"}, nil, "the recipe requires nothing, which no package provides"},
+		{[]string{"bash"}, []string{"glibc"}, "bash-5.2-1.fc44.x86_64 requires glibc >= 2.40, which only glibc provides, and the recipe removes it"},
+		{[]string{"bash"}, []string{"bash"}, "bash is both installed and removed"},
+	} {
+		_, err := ix.Resolve(tc.install, tc.exclude)
+		if !errors.Is(err, ErrUnresolvable) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("Resolve(%v, %v): %v, want %q", tc.install, tc.exclude, err, tc.msg)
+		}
+	}
+	old := NewIndex(release)
+	if _, err := old.Resolve([]string{"bash"}, nil); err == nil || !strings.Contains(err.Error(), "glibc >= 2.40") {
+		t.Errorf("without the update: %v", err)
+	}
+}
+
+func TestParseRich(t *testing.T) {
+	for in, want := range map[string]string{
+		"(a or b)":                       "(a or b)",
+		"(a >= 1.0 and (b if c else d))": "(a >= 1.0 and (b if c else d))",
+		"((a with b) or c = 1:2-3)":      "((a with b) or c = 1:2-3)",
+		"(kernel-core unless (lxc))":     "(kernel-core unless lxc)",
+	} {
+		r, err := parseRich(in)
+		if err != nil || r.String() != want {
+			t.Errorf("parseRich(%q) = %v, %v; want %s", in, r, err, want)
+		}
+	}
+	for _, bad := range []string{"(a or", "(a or b and c)", "(a >=)", "a", "(a) b", "(" + strings.Repeat("(", 40) + "a" + strings.Repeat(")", 41)} {
+		if _, err := parseRich(bad); !errors.Is(err, ErrFormat) {
+			t.Errorf("parseRich(%q): %v", bad, err)
+		}
+	}
+}
+
+func TestPrimaryRefuses(t *testing.T) {
+	for _, bad := range []string{
+		`<repomd><data type="primary"><checksum type="sha1">ab</checksum><location href="repodata/p.xml.gz"/></data></repomd>`,
+		`<repomd><data type="primary"><checksum type="sha256">` + strings.Repeat("a", 64) + `</checksum><location href="../../etc/passwd"/></data></repomd>`,
+		`<repomd><data type="other"/></repomd>`,
+		`not xml`,
+	} {
+		if _, err := Primary([]byte(bad), "repomd.xml"); !errors.Is(err, ErrFormat) {
+			t.Errorf("Primary(%q): %v", bad, err)
+		}
+	}
+}
