@@ -26,7 +26,7 @@ var buildCommand = &cli.Command{
 	ArgsUsage: "RECIPE",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: ".", Usage: "write NAME.img and NAME.manifest.json into `DIR`"},
-		&cli.StringFlag{Name: "mirror", Usage: "package mirror `URL` (default: $COIMAGE_DEBIAN_MIRROR, $COIMAGE_FEDORA_MIRROR or $COIMAGE_GENTOO_MIRROR, then the recipe; Debian then falls back to the host's apt sources, Fedora and Gentoo have no default)"},
+		&cli.StringFlag{Name: "mirror", Usage: "package mirror `URL` (default: $COIMAGE_DEBIAN_MIRROR, $COIMAGE_FEDORA_MIRROR or $COIMAGE_GENTOO_MIRROR, then the recipe; then Debian's from the host's apt sources, Fedora's and Gentoo's own download services)"},
 		&cli.StringFlag{Name: "cache", Usage: "package cache `DIR` (default: $XDG_CACHE_HOME/coimage)"},
 		&cli.StringFlag{Name: "workdir", Usage: "build the tree below `DIR` (default: /dev/shm when it is a roomy tmpfs, else $TMPDIR)"},
 		&cli.BoolFlag{Name: "no-base-cache", Usage: "install the packages afresh instead of restoring the configured base system cached by an earlier build with the same packages, and cache nothing"},

@@ -6,13 +6,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/internal/testutil"
+	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
+	"github.com/colinux-ng/colinux/pkg/distkeys"
 	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
@@ -31,21 +34,46 @@ func requireFixtureBuild(t *testing.T) {
 	}
 }
 
-// shippedRecipe copies recipes/<name> into a fresh directory whose
-// keys/<keyFile> is the test key's public half.
-func shippedRecipe(t *testing.T, name, keyFile string, key *pgptest.Key) string {
+// pins is a shipped recipe's fingerprints block.
+var pins = regexp.MustCompile(`(?m)^  fingerprints:\n(    - .*\n)+`)
+
+// shippedRecipe copies recipes/<name> into a fresh directory, pinning
+// key's fingerprint instead of the distribution's and applying edits
+// (old, new, old, new…) to its text. No keys/ file is written.
+func shippedRecipe(t *testing.T, name string, key *pgptest.Key, edits ...string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "recipes", name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	text := pins.ReplaceAllString(string(data), "  fingerprints: ["+key.Fingerprint()+"]\n")
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(text, edits[i]) {
+			t.Fatalf("%s lacks %q", name, edits[i])
+		}
+		text = strings.Replace(text, edits[i], edits[i+1], 1)
+	}
 	dir := t.TempDir()
-	key.WritePublic(t, filepath.Join(dir, "keys", keyFile))
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// distKeys serves a fixture Debian archive whose distribution-gpg-keys
+// ships key as Fedora 44's, and returns the environment that points
+// coimage build at it.
+func distKeys(t *testing.T, key *pgptest.Key) []string {
+	dk := bootstraptest.WriteDistKeys(t, map[string]*pgptest.Key{"44": key})
+	return []string{archive.MirrorEnv + "=" + dk.Mirror, distkeys.KeyringEnv + "=" + dk.Keyring}
+}
+
+// gentooKeyServer is the recipe edit that looks key up on a fixture key
+// server.
+func gentooKeyServer(t *testing.T, key *pgptest.Key) []string {
+	return []string{"  flavor: systemd\n", "  flavor: systemd\n  key_server: " +
+		bootstraptest.ServeKeyServer(t, map[string]*pgptest.Key{key.Fingerprint(): key}) + "\n"}
 }
 
 // fixtureRoot is the busybox base both fixtures ship, with a recording
@@ -66,19 +94,21 @@ const enabled = "systemctl --quiet enable getty@tty0.service serial-getty@ttyS0.
 
 // checkFixtureImage: the image is a clean ext4 holding the fixture root
 // with the shipped recipe's customizations, and the package manager was
-// called as invocations says.
+// called as the invocations pattern says.
 func checkFixtureImage(t *testing.T, img, osRelease, invocations string) {
 	t.Helper()
 	testutil.Run(t, "e2fsck", "-fn", img)
 	for path, want := range map[string]string{
-		"/etc/os-release":               osRelease,
-		"/etc/hostname":                 "colinux\n",
-		"/etc/machine-id":               "",
-		"/" + bootstraptest.Invocations: invocations,
+		"/etc/os-release": osRelease,
+		"/etc/hostname":   "colinux\n",
+		"/etc/machine-id": "",
 	} {
 		if got := imageFile(t, img, path); got != want {
 			t.Errorf("%s: %q, want %q", path, got, want)
 		}
+	}
+	if got := imageFile(t, img, "/"+bootstraptest.Invocations); !regexp.MustCompile(`^` + invocations + `$`).MatchString(got) {
+		t.Errorf("invocations %q, want %q", got, invocations)
 	}
 	if shadow := imageFile(t, img, "/etc/shadow"); !strings.HasPrefix(shadow, "root:$6$colinux$") {
 		t.Errorf("root's password not set: %q", shadow)
@@ -100,16 +130,44 @@ func TestBuildFedoraFixture(t *testing.T) {
 	mirror := t.TempDir()
 	osRelease := "ID=fedora\nVERSION_ID=44\n"
 	fx := bootstraptest.WriteFedora(t, mirror, key, "44", fixtureRoot(t, "dnf", osRelease))
-	recipe := shippedRecipe(t, "fedora.yaml", "fedora.gpg", key)
-	out, m, _ := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror))
+	recipe := shippedRecipe(t, "fedora.yaml", key)
+	env := distKeys(t, key)
+	out, m, _ := buildImageEnv(t, env, recipe, "--mirror", bootstraptest.Serve(t, mirror))
 	img := filepath.Join(out, "fedora-44.img")
-	checkFixtureImage(t, img, osRelease,
-		"dnf -y install systemd systemd-networkd systemd-resolved util-linux shadow-utils iproute iputils\n"+enabled+"dnf -y clean all\n")
+	checkFixtureImage(t, img, osRelease, regexp.QuoteMeta(
+		"dnf -y install systemd systemd-networkd systemd-resolved util-linux shadow-utils iproute iputils\n"+enabled+"dnf -y clean all\n"))
 	if len(m.Packages) != 1 || m.Packages[0].Name != fx.Image || m.Distribution != "fedora" || m.Release != "44" {
 		t.Errorf("manifest %+v", m)
 	}
-	if _, again, _ := buildImage(t, recipe, "--mirror", bootstraptest.Serve(t, mirror)); again.Image.SHA256 != m.Image.SHA256 {
+	if _, again, _ := buildImageEnv(t, env, recipe, "--mirror", bootstraptest.Serve(t, mirror)); again.Image.SHA256 != m.Image.SHA256 {
 		t.Errorf("two builds differ: %s and %s", m.Image.SHA256, again.Image.SHA256)
+	}
+	bootHostname(t, img)
+}
+
+// TestBuildFedoraRepoFixture: the shipped recipe with method: repo, from a
+// fixture release and updates repository of signed RPMs; the key comes
+// from a fixture distribution-gpg-keys package.
+func TestBuildFedoraRepoFixture(t *testing.T) {
+	requireFixtureBuild(t)
+	key := pgptest.NewKey(t)
+	mirror := t.TempDir()
+	osRelease := "ID=fedora\nVERSION_ID=44\n"
+	root := bootstraptest.Root(t, []string{"usr/bin/rpm", "usr/bin/dnf", "usr/bin/systemctl"},
+		bootstraptest.Entry{Name: "etc/os-release", Body: osRelease, Mode: 0o644})
+	extra := []string{"systemd", "systemd-networkd", "systemd-resolved", "util-linux", "shadow-utils", "iproute", "iputils"}
+	bootstraptest.WriteFedoraRepo(t, mirror, key, "44", root, extra, nil)
+	recipe := shippedRecipe(t, "fedora.yaml", key, "  method: container\n", "  method: repo\n")
+	env := distKeys(t, key)
+	out, m, _ := buildImageEnv(t, env, recipe, "--mirror", bootstraptest.Serve(t, mirror))
+	img := filepath.Join(out, "fedora-44.img")
+	checkFixtureImage(t, img, osRelease, `rpm --install --force --nodeps --nosignature --quiet( /var/cache/coimage-rpms/[0-9a-f]{64}\.rpm){14}\n`+
+		regexp.QuoteMeta(enabled+"dnf -y clean all\n"))
+	if len(m.Packages) != 14 || m.Packages[0].Name != "bash" || m.Packages[0].Version != "5.2-1.fc44" || len(m.Packages[0].SHA256) != 64 {
+		t.Errorf("manifest packages %+v", m.Packages)
+	}
+	if f := imageFile(t, img, "/usr/share/fixture/systemd"); f != "systemd\n" {
+		t.Errorf("systemd's file: %q", f)
 	}
 	bootHostname(t, img)
 }
@@ -121,7 +179,7 @@ func TestBuildGentooFixture(t *testing.T) {
 	osRelease := "ID=gentoo\n"
 	ping := bootstraptest.Entry{Name: "usr/bin/ping", Body: "#!/bin/sh\n", Mode: 0o755, Xattr: map[string]string{"security.capability": pingCap}}
 	bootstraptest.WriteGentoo(t, mirror, key, "systemd", fixtureRoot(t, "emerge", osRelease, ping))
-	recipe := shippedRecipe(t, "gentoo.yaml", "gentoo-release.asc", key)
+	recipe := shippedRecipe(t, "gentoo.yaml", key, gentooKeyServer(t, key)...)
 	// the mirror from the environment this time
 	out := t.TempDir()
 	_, stderr, code := coimageEnv(t, []string{"SOURCE_DATE_EPOCH=" + testEpoch, "COIMAGE_GENTOO_MIRROR=" + bootstraptest.Serve(t, mirror)},
@@ -130,7 +188,7 @@ func TestBuildGentooFixture(t *testing.T) {
 		t.Fatalf("coimage build: exit %d\n%s", code, stderr)
 	}
 	img := filepath.Join(out, "gentoo-systemd.img")
-	checkFixtureImage(t, img, osRelease, "emerge --noreplace --getbinpkg --usepkg sys-apps/iproute2 net-misc/iputils\n"+enabled)
+	checkFixtureImage(t, img, osRelease, regexp.QuoteMeta("emerge --noreplace --getbinpkg --usepkg sys-apps/iproute2 net-misc/iputils\n"+enabled))
 	if repo := imageFile(t, img, "/var/db/repos/gentoo/profiles/repo_name"); repo != "gentoo\n" {
 		t.Errorf("portage snapshot missing: %q", repo)
 	}
@@ -147,7 +205,7 @@ func TestBuildGentooRefuses(t *testing.T) {
 	requireFixtureBuild(t)
 	key := pgptest.NewKey(t)
 	root := fixtureRoot(t, "emerge", "ID=gentoo\n")
-	recipe := shippedRecipe(t, "gentoo.yaml", "gentoo-release.asc", key)
+	recipe := shippedRecipe(t, "gentoo.yaml", key, gentooKeyServer(t, key)...)
 	for _, tc := range []struct {
 		name  string
 		spoil func(dir string, g bootstraptest.Gentoo)
@@ -218,25 +276,34 @@ func bootHostname(t *testing.T, img string) {
 	t.Logf("booted under corun: cat /etc/hostname printed %q", stdout.String())
 }
 
-// TestBuildNeedsMirrorAndKey: coimage knows no Fedora or Gentoo mirror and
-// ships no keys, so a build without them says which knobs and files to
-// supply, before downloading anything.
-func TestBuildNeedsMirrorAndKey(t *testing.T) {
+// TestBuildRefusesUnpinnedKey: the shipped Fedora recipe pins Fedora's
+// real key, so a test key is refused, whether it comes from the recipe's
+// keys/ file or from the distribution-gpg-keys package, before anything
+// is downloaded from the Fedora mirror.
+func TestBuildRefusesUnpinnedKey(t *testing.T) {
 	requireFixtureBuild(t)
+	key := pgptest.NewKey(t)
 	dir := t.TempDir()
 	recipe := filepath.Join(dir, "fedora.yaml")
 	data, err := os.ReadFile(filepath.Join("..", "..", "recipes", "fedora.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(recipe, data, 0o644)
-	noMirror := []string{"COIMAGE_FEDORA_MIRROR="}
-	_, stderr, code := coimageEnv(t, noMirror, "build", "--output", dir, recipe)
-	if code == 0 || !strings.Contains(stderr, "--mirror") || !strings.Contains(stderr, "$COIMAGE_FEDORA_MIRROR") || !strings.Contains(stderr, "source.mirror") {
-		t.Errorf("no mirror: exit %d\n%s", code, stderr)
+	if err := os.WriteFile(recipe, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	_, stderr, code = coimageEnv(t, noMirror, "build", "--mirror", "http://127.0.0.1:1", "--output", dir, recipe)
-	if code == 0 || !strings.Contains(stderr, filepath.Join(dir, "keys", "fedora.gpg")) || !strings.Contains(stderr, "keys/README.md") {
-		t.Errorf("no key: exit %d\n%s", code, stderr)
+	env := distKeys(t, key)
+	out := t.TempDir()
+	args := []string{"build", "--cache", t.TempDir(), "--mirror", "http://127.0.0.1:1", "--output", out}
+	_, stderr, code := coimageEnv(t, env, append(args, recipe)...)
+	if code == 0 || !strings.Contains(stderr, "RPM-GPG-KEY-fedora-44-primary") || !strings.Contains(stderr, "36F612DCF27F7D1A48A835E4DBFCF71C6D9F90A6") ||
+		!strings.Contains(stderr, "key fingerprint does not match the pin") {
+		t.Errorf("package key: exit %d\n%s", code, stderr)
 	}
+	key.WritePublic(t, filepath.Join(dir, "keys", "fedora.gpg"))
+	_, stderr, code = coimageEnv(t, env, append(args, recipe)...)
+	if code == 0 || !strings.Contains(stderr, filepath.Join(dir, "keys", "fedora.gpg")) || !strings.Contains(stderr, "key fingerprint does not match the pin") {
+		t.Errorf("keys/ file: exit %d\n%s", code, stderr)
+	}
+	assertEmpty(t, out)
 }

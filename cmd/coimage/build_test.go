@@ -56,9 +56,15 @@ func requireBuild(t *testing.T) {
 // build fails.
 func buildImage(t *testing.T, recipe string, extra ...string) (string, buildManifest, string) {
 	t.Helper()
+	return buildImageEnv(t, nil, recipe, extra...)
+}
+
+// buildImageEnv is buildImage with extra environment.
+func buildImageEnv(t *testing.T, env []string, recipe string, extra ...string) (string, buildManifest, string) {
+	t.Helper()
 	out := t.TempDir()
 	args := append([]string{"build", "--json", "--cache", buildCache(t), "--output", out}, extra...)
-	stdout, stderr, code := coimageEnv(t, []string{"SOURCE_DATE_EPOCH=" + testEpoch}, append(args, recipe)...)
+	stdout, stderr, code := coimageEnv(t, append([]string{"SOURCE_DATE_EPOCH=" + testEpoch}, env...), append(args, recipe)...)
 	if code != 0 {
 		t.Fatalf("coimage build %s: exit %d\n%s", recipe, code, stderr)
 	}

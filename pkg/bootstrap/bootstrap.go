@@ -5,18 +5,24 @@
 // namespace that dies with it.
 //
 // Debian is bootstrapped natively from its signed archive; Fedora from its
-// signed Container Base image and Gentoo from its signed stage3 (see the
-// Fedora and Gentoo types for the layouts and the trade-offs), then their
-// own dnf and emerge install the recipe's packages inside the target.
-// Every base download is verified (OpenPGP signature on the checksum list,
-// then the file's digest) before anything is unpacked.
+// signed Container Base image or, with method repo, from its package
+// repositories (each RPM's header signature checked); Gentoo from its
+// signed stage3 (see the Fedora and Gentoo types for the layouts and the
+// trade-offs). Every base download is verified (OpenPGP signature on the
+// checksum list or package header, then the file's digest) before
+// anything is unpacked.
 //
 // Mirrors: the command line (Options.Mirror), then $COIMAGE_DEBIAN_MIRROR,
 // $COIMAGE_FEDORA_MIRROR or $COIMAGE_GENTOO_MIRROR, then the recipe's
-// source.mirror. Debian falls back to the host's apt sources; Fedora and
-// Gentoo have no fallback and fail with ErrNoMirror naming these knobs:
-// the project writes no package registry host name into its code, tests
-// or shipped recipes, so their official mirrors are the user's to name.
+// source.mirror. Debian falls back to the host's apt sources, Fedora and
+// Gentoo to their distributions' own download services
+// (FedoraDefaultMirror, GentooDefaultMirror).
+//
+// Keys: Fedora's release key comes from Debian's distribution-gpg-keys
+// package through the verified Debian archive client (pkg/distkeys),
+// Gentoo's from Gentoo's key server (Debian ships none); a recipe's
+// keys/ file overrides either, and only keys whose fingerprints the
+// recipe pins are ever used.
 package bootstrap
 
 import (
@@ -27,6 +33,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/colinux-ng/colinux/pkg/distkeys"
 	"github.com/colinux-ng/colinux/pkg/recipe"
 )
 
@@ -61,6 +68,12 @@ type Options struct {
 	// Log, when set, receives the output of commands run in the target as
 	// it happens; failures carry their output either way.
 	Log io.Writer
+	// Keys fetches the Fedora key from Debian's distribution-gpg-keys
+	// package (and checks every key against the recipe's pins); nil
+	// means distkeys' defaults ($COIMAGE_DEBIAN_MIRROR or the host's apt
+	// sources, $COIMAGE_DEBIAN_KEYRING or the host's keyring) over
+	// CacheDir.
+	Keys *distkeys.Fetcher
 	// NoBaseCache neither reuses nor saves configured base systems. By
 	// default a Debian base (the packages unpacked and configured, before
 	// the recipe's customization) is kept in the cache, keyed by its

@@ -6,28 +6,30 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/colinux-ng/colinux/pkg/distkeys"
 	"github.com/colinux-ng/colinux/pkg/recipe"
 )
 
-// Fedora bootstraps Fedora from its official Container Base image:
+// Fedora bootstraps Fedora by one of two methods. container (the
+// default) starts from the official Container Base image:
 //
 //	<mirror>/releases/<N>/Container/<arch>/images/
 //	  Fedora-Container-<N>-<compose>-<arch>-CHECKSUM   clearsigned, SHA256 lines
 //	  Fedora-Container-Base-Generic-<N>-<compose>.<arch>.oci.tar.xz
 //
-// The CHECKSUM's signature is checked against the recipe's key, the image
+// The CHECKSUM's signature is checked against the release key, the image
 // against the CHECKSUM's SHA256, and the image's one layer is unpacked as
-// the root. Packages are then installed with dnf inside the target.
+// the root; the recipe's packages are then installed with dnf inside the
+// target. It is one download that Fedora's release engineering composed
+// and tested, but the base is what Fedora chose for containers
+// (documentation stripped by its dnf.conf) and only as fresh as the
+// release's image, so dnf updates on top of it.
 //
-// Why the container image and not a bootstrap from repository metadata
-// (repomd.xml → primary.xml → RPMs): the image is one signed download that
-// Fedora's release engineering composed and tested, with a consistent
-// rpmdb, in seconds; the repo path would need an RPM dependency resolver
-// and rpmdb writer in Go (or rpm on the host), and every package's header
-// signature checked, to end at the same set of files. The cost: the base
-// is what Fedora chose for containers (no kernel, no systemd until the
-// recipe installs it, documentation stripped by its dnf.conf) and it can
-// only be as fresh as the release's image, so dnf updates on top of it.
+// repo builds the tree from the release's and its updates' repositories
+// (repomd.xml → primary.xml → RPMs) with exactly the recipe's packages
+// and their requirements: see bootstrapRepo.
 type Fedora struct{}
 
 // dnf is run inside the target; the image's repositories and dnf's own
@@ -35,17 +37,20 @@ type Fedora struct{}
 var dnf = packageManager{install: "dnf -y install", remove: "dnf -y remove"}
 
 // Bootstrap implements Source.
-func (Fedora) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, opts Options) (*Result, error) {
+func (f Fedora) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, opts Options) (*Result, error) {
 	src := r.Source.Fedora
 	if src == nil {
 		return nil, fmt.Errorf("%s: no fedora source section", r.File)
 	}
-	if src.Method != recipe.DefaultMethod {
-		return nil, fmt.Errorf("%s: source.method %q: %w (the container method is implemented)", r.File, src.Method, ErrUnsupported)
-	}
-	rel, err := openRelease(r, opts, FedoraMirrorEnv, src.Mirror, src.Key)
+	rel, err := openRelease(ctx, opts, recipe.Fedora, FedoraMirrorEnv, src.Mirror, FedoraDefaultMirror,
+		func(ctx context.Context, f *distkeys.Fetcher, _ *fetcher) (openpgp.EntityList, error) {
+			return fedoraKeys(ctx, r, f, opts)
+		})
 	if err != nil {
 		return nil, err
+	}
+	if src.Method == "repo" {
+		return f.bootstrapRepo(ctx, r, target, rel, opts)
 	}
 	arch := r.Image.Architecture
 

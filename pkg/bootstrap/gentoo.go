@@ -2,11 +2,19 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/colinux-ng/colinux/internal/atomicfile"
+	"github.com/colinux-ng/colinux/pkg/distkeys"
 	"github.com/colinux-ng/colinux/pkg/pgpverify"
 	"github.com/colinux-ng/colinux/pkg/recipe"
 )
@@ -33,7 +41,10 @@ func (Gentoo) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, op
 	if src == nil {
 		return nil, fmt.Errorf("%s: no gentoo source section", r.File)
 	}
-	rel, err := openRelease(r, opts, GentooMirrorEnv, src.Mirror, src.Key)
+	rel, err := openRelease(ctx, opts, recipe.Gentoo, GentooMirrorEnv, src.Mirror, GentooDefaultMirror,
+		func(ctx context.Context, f *distkeys.Fetcher, fe *fetcher) (openpgp.EntityList, error) {
+			return gentooKeys(ctx, r, f, fe, opts)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +85,7 @@ func (Gentoo) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, op
 
 	p := r.Packages
 	if src.Portage || len(p.Install) > 0 || len(p.Remove) > 0 {
-		if err := rel.portageSnapshot(ctx, target); err != nil {
+		if err := rel.portageSnapshot(ctx, target, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -96,35 +107,32 @@ func emerge(binpkgs bool, mirror string) packageManager {
 	return packageManager{install: install, remove: "emerge --depclean", env: []string{"GENTOO_MIRRORS=" + mirror}}
 }
 
-// portageSnapshot downloads the ebuild repository snapshot, checks its
-// detached signature and unpacks it as /var/db/repos/gentoo (the tarball
-// holds a portage/ directory).
-func (rel *signedRelease) portageSnapshot(ctx context.Context, target string) error {
+// portageSnapshot unpacks the ebuild repository snapshot as
+// /var/db/repos/gentoo (the tarball holds a portage/ directory). Its
+// detached signature is fetched every time; the snapshot itself is kept
+// in the cache under the signature's SHA256 and its signature checked
+// again on every use, as the stage3 is checked against its digest.
+func (rel *signedRelease) portageSnapshot(ctx context.Context, target string, opts Options) error {
 	url := rel.mirror + "/snapshots/portage-latest.tar.xz"
 	sig, err := rel.text(ctx, url+".gpgsig")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".portage-*.tar.xz")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if _, err := rel.copyTo(ctx, url, tmp, 1<<40, func(int64, int64) {}, -1); err != nil {
-		return err
-	}
-	if _, err := tmp.Seek(0, 0); err != nil {
-		return err
-	}
-	if _, err := pgpverify.Detached(tmp, sig, rel.keys, url); err != nil {
-		return err
+	sum := sha256.Sum256(sig)
+	cached := filepath.Join(rel.cache, "portage", hex.EncodeToString(sum[:])+".tar.xz")
+	if err := rel.checkSnapshot(cached, sig, url); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			opts.logf("cached portage snapshot %s: %v; downloading it again", cached, err)
+		}
+		if err := rel.downloadSnapshot(ctx, url, cached, sig, opts); err != nil {
+			return err
+		}
 	}
 	repos := filepath.Join(target, "var/db/repos")
 	if err := os.MkdirAll(repos, 0o755); err != nil {
 		return err
 	}
-	if _, err := extractTarball(ctx, tmp.Name(), repos, url); err != nil {
+	if _, err := extractTarball(ctx, cached, repos, url); err != nil {
 		return err
 	}
 	gentoo := filepath.Join(repos, "gentoo")
@@ -132,4 +140,35 @@ func (rel *signedRelease) portageSnapshot(ctx context.Context, target string) er
 		return err
 	}
 	return os.Rename(filepath.Join(repos, "portage"), gentoo)
+}
+
+// checkSnapshot verifies a cached snapshot; fs.ErrNotExist: not cached.
+func (rel *signedRelease) checkSnapshot(path string, sig []byte, url string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = pgpverify.Detached(f, sig, rel.keys, url+" (cached)")
+	return err
+}
+
+// downloadSnapshot fetches the snapshot into the cache, keeping it only
+// when its signature holds.
+func (rel *signedRelease) downloadSnapshot(ctx context.Context, url, path string, sig []byte, opts Options) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	out, err := atomicfile.Create(path, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	if _, err := rel.copyTo(ctx, url, out, 1<<40, func(done, total int64) { opts.progress("download", done, total) }, -1); err != nil {
+		return err
+	}
+	if err := rel.checkSnapshot(out.Name(), sig, url); err != nil {
+		return err
+	}
+	return out.Commit()
 }

@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,12 +11,13 @@ import (
 
 	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
+	"github.com/colinux-ng/colinux/pkg/distkeys"
 	"github.com/colinux-ng/colinux/pkg/pgpverify"
 	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
 
 const gentooRecipe = `image: {name: g, distribution: gentoo}
-source: {type: gentoo, flavor: systemd, key: keys/test.asc, binpkgs: true}
+source: {type: gentoo, flavor: systemd, key: keys/test.asc, fingerprints: [FPR], binpkgs: true}
 packages: {install: [app-editors/nano, net-misc/openssh], remove: [sys-apps/man-pages]}
 `
 
@@ -110,4 +113,46 @@ func TestGentooRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGentooKeyServerAndCache: without a keys/ file the pinned keys come
+// from the key server; a key that is not the pinned one is refused. The
+// portage snapshot is cached: a second build reuses it, and a cached copy
+// that no longer matches its signature is fetched again.
+func TestGentooKeyServerAndCache(t *testing.T) {
+	requireRoot(t)
+	key, stranger := pgptest.NewKey(t), pgptest.NewKey(t)
+	dir, url, fx := gentooMirror(t, key)
+	text := strings.Replace(gentooRecipe, "key: keys/test.asc", "key_server: "+bootstraptest.ServeKeyServer(t, map[string]*pgptest.Key{key.Fingerprint(): key}), 1)
+	cache := t.TempDir()
+	if _, _, err := bootstrapWith(t, fixtureRecipe(t, key, text), Options{Mirror: url, CacheDir: cache}); err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(cache, "images", "portage", "*.tar.xz"))
+	if len(snaps) != 1 {
+		t.Fatalf("cached snapshots: %v", snaps)
+	}
+	// cached: the mirror's copy is not read again
+	os.Rename(filepath.Join(dir, fx.Snapshot), filepath.Join(dir, fx.Snapshot+".gone"))
+	target, _, err := bootstrapWith(t, fixtureRecipe(t, key, text), Options{Mirror: url, CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, target, "var/db/repos/gentoo/profiles/repo_name"); got != "gentoo\n" {
+		t.Errorf("snapshot from the cache: %q", got)
+	}
+	// a spoilt cached copy is replaced by a verified download
+	os.Rename(filepath.Join(dir, fx.Snapshot+".gone"), filepath.Join(dir, fx.Snapshot))
+	bootstraptest.Tamper(t, filepath.Dir(snaps[0]), filepath.Base(snaps[0]))
+	if _, _, err := bootstrapWith(t, fixtureRecipe(t, key, text), Options{Mirror: url, CacheDir: cache}); err != nil {
+		t.Fatal(err)
+	}
+
+	wrong := strings.Replace(gentooRecipe, "key: keys/test.asc", "key_server: "+bootstraptest.ServeKeyServer(t, map[string]*pgptest.Key{key.Fingerprint(): stranger}), 1)
+	target, _, err = bootstrapWith(t, fixtureRecipe(t, key, wrong), Options{Mirror: url})
+	if !errors.Is(err, distkeys.ErrFingerprint) {
+		t.Fatalf("a key server answering with another key: %v", err)
+	}
+	t.Log(err)
+	assertEmptyTree(t, target)
 }

@@ -14,9 +14,17 @@ const (
 	GentooMirrorEnv = "COIMAGE_GENTOO_MIRROR"
 )
 
-// pickMirror applies the precedence flag > $env > recipe, as Debian's
-// mirror choice does, and returns the base URL without a trailing slash.
-func pickMirror(flag, env, fromRecipe, distro string) (string, error) {
+// The distributions' own download services, used when nothing else names
+// a mirror: they redirect to nearby mirrors or serve the files directly.
+const (
+	FedoraDefaultMirror = "https://dl.fedoraproject.org/pub/fedora/linux"
+	GentooDefaultMirror = "https://distfiles.gentoo.org"
+)
+
+// pickMirror applies the precedence flag > $env > recipe > default, as
+// Debian's mirror choice does, and returns the base URL without a
+// trailing slash.
+func pickMirror(flag, env, fromRecipe, def, distro string) (string, error) {
 	m := flag
 	if m == "" {
 		m = os.Getenv(env)
@@ -25,8 +33,7 @@ func pickMirror(flag, env, fromRecipe, distro string) (string, error) {
 		m = fromRecipe
 	}
 	if m == "" {
-		return "", fmt.Errorf("%w for %s: give coimage build --mirror URL, set $%s, or set source.mirror in the recipe (a mirror's base URL, the directory holding releases/)",
-			ErrNoMirror, distro, env)
+		m = def
 	}
 	u, err := url.Parse(m)
 	if err != nil || !(u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "file") {

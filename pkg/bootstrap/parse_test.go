@@ -96,21 +96,20 @@ func TestFedoraChecksum(t *testing.T) {
 
 func TestPickMirror(t *testing.T) {
 	t.Setenv(GentooMirrorEnv, "")
-	if _, err := pickMirror("", GentooMirrorEnv, "", "gentoo"); !errors.Is(err, ErrNoMirror) ||
-		!strings.Contains(err.Error(), "--mirror") || !strings.Contains(err.Error(), GentooMirrorEnv) || !strings.Contains(err.Error(), "source.mirror") {
-		t.Errorf("none: %v", err)
+	if m, _ := pickMirror("", GentooMirrorEnv, "", GentooDefaultMirror, "gentoo"); m != GentooDefaultMirror {
+		t.Errorf("default: %q", m)
 	}
-	if m, _ := pickMirror("", GentooMirrorEnv, "http://recipe/", "gentoo"); m != "http://recipe" {
+	if m, _ := pickMirror("", GentooMirrorEnv, "http://recipe/", GentooDefaultMirror, "gentoo"); m != "http://recipe" {
 		t.Errorf("recipe: %q", m)
 	}
 	t.Setenv(GentooMirrorEnv, "http://env")
-	if m, _ := pickMirror("", GentooMirrorEnv, "http://recipe", "gentoo"); m != "http://env" {
+	if m, _ := pickMirror("", GentooMirrorEnv, "http://recipe", GentooDefaultMirror, "gentoo"); m != "http://env" {
 		t.Errorf("env over recipe: %q", m)
 	}
-	if m, _ := pickMirror("file:///srv/m", GentooMirrorEnv, "http://recipe", "gentoo"); m != "file:///srv/m" {
+	if m, _ := pickMirror("file:///srv/m", GentooMirrorEnv, "http://recipe", GentooDefaultMirror, "gentoo"); m != "file:///srv/m" {
 		t.Errorf("flag over env: %q", m)
 	}
-	if _, err := pickMirror("ftp://x", GentooMirrorEnv, "", "gentoo"); err == nil {
+	if _, err := pickMirror("ftp://x", GentooMirrorEnv, "", GentooDefaultMirror, "gentoo"); err == nil {
 		t.Error("ftp accepted")
 	}
 }

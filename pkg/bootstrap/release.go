@@ -6,29 +6,29 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/colinux-ng/colinux/pkg/distkeys"
 	"github.com/colinux-ng/colinux/pkg/pgpverify"
-	"github.com/colinux-ng/colinux/pkg/recipe"
 )
 
 // signedRelease is where the Fedora and Gentoo sources start: the chosen
-// mirror, the recipe's key and a fetcher over the build's cache.
+// mirror, the recipe's pinned keys and a fetcher over the build's cache.
 type signedRelease struct {
 	*fetcher
 	mirror string
 	keys   openpgp.EntityList
 }
 
+// keyLoader finds a source's signing keys.
+type keyLoader func(ctx context.Context, f *distkeys.Fetcher, fe *fetcher) (openpgp.EntityList, error)
+
 // openRelease checks for root first (the package step chroots), then
-// picks the mirror (from the flag, $env or the recipe) and loads the key.
-func openRelease(r *recipe.Recipe, opts Options, env, fromRecipe, key string) (*signedRelease, error) {
+// picks the mirror (from the flag, $env, the recipe or the distribution's
+// default) and loads the keys.
+func openRelease(ctx context.Context, opts Options, distro, env, fromRecipe, def string, load keyLoader) (*signedRelease, error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
-	mirror, err := pickMirror(opts.Mirror, env, fromRecipe, r.Source.Type)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := recipeKeyring(r, key)
+	mirror, err := pickMirror(opts.Mirror, env, fromRecipe, def, distro)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,12 @@ func openRelease(r *recipe.Recipe, opts Options, env, fromRecipe, key string) (*
 	if err != nil {
 		return nil, err
 	}
-	return &signedRelease{fetcher: newFetcher(cache), mirror: mirror, keys: keys}, nil
+	fe := newFetcher(cache)
+	keys, err := load(ctx, opts.keyFetcher(cache), fe)
+	if err != nil {
+		return nil, err
+	}
+	return &signedRelease{fetcher: fe, mirror: mirror, keys: keys}, nil
 }
 
 // signedText fetches a clearsigned text and returns its verified content.

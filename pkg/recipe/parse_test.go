@@ -76,6 +76,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{`bad.yaml:6: source: missing type (debian, fedora or gentoo)`}},
 		{"fedora key outside keys", "image: {name: f, distribution: fedora, release: \"40\"}\nsource:\n  type: fedora\n  key: /etc/key.asc\n",
 			[]string{`bad.yaml:4: source.key: want a file under keys/ beside the recipe, got "/etc/key.asc"`}},
+		{"bad fingerprint", "image: {name: f, distribution: fedora, release: \"40\"}\nsource:\n  type: fedora\n  fingerprints:\n    - B0F4 9504\n",
+			[]string{`bad.yaml:5: source.fingerprints[0]: want an OpenPGP key fingerprint (40 or 64 hex digits), got "B0F4 9504"`}},
+		{"no fingerprint", "image: {name: g, distribution: gentoo}\nsource:\n  type: gentoo\n",
+			[]string{`bad.yaml:2: source.fingerprints: missing: pin the signing keys' fingerprints`}},
 		{"bad mirror", head + "source:\n  type: debian\n  mirror: ftp:/x\n",
 			[]string{`bad.yaml:7: source.mirror: want an http, https or file URL, got "ftp:/x"`}},
 		{"bad architecture", head + "  architecture: x86_64\n",
@@ -174,11 +178,11 @@ func TestDefaultsPerDistribution(t *testing.T) {
 		yaml  string
 		check func(*Recipe) bool
 	}{
-		{"image: {name: f, distribution: fedora, release: \"40\"}\nsource: {type: fedora, key: keys/fedora-40.asc}\n",
+		{"image: {name: f, distribution: fedora, release: \"40\"}\nsource: {type: fedora, key: keys/fedora-40.asc, fingerprints: [B0F4950458F69E1150C6C5EDC8AC4916105EF944]}\n",
 			func(r *Recipe) bool {
 				return r.Image.Architecture == "x86_64" && r.Source.Fedora.Release == "40" && r.Source.Fedora.Method == "container"
 			}},
-		{"image: {name: g, distribution: gentoo}\nsource: {type: gentoo, key: keys/gentoo.asc, portage: true}\n",
+		{"image: {name: g, distribution: gentoo}\nsource: {type: gentoo, key: keys/gentoo.asc, portage: true, fingerprints: [13EBBDBEDE7A12775DFDB1BABB572E0E2D182910]}\n",
 			func(r *Recipe) bool {
 				return r.Image.Architecture == "amd64" && r.Source.Gentoo.Flavor == "openrc" && r.Source.Gentoo.Portage
 			}},

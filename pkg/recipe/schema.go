@@ -77,22 +77,30 @@ type DebianSource struct {
 }
 
 // FedoraSource bootstraps Fedora from its container base image or its
-// package repositories. Key is an OpenPGP key under recipes/keys/.
+// package repositories. Its signing key comes from Debian's
+// distribution-gpg-keys package, or from Key (a file under keys/ beside
+// the recipe) when that exists; either way it must be one of
+// Fingerprints.
 type FedoraSource struct {
-	Mirror  string `yaml:"mirror"`
-	Release string `yaml:"release"`
-	Method  string `yaml:"method"` // container or repo
-	Key     string `yaml:"key"`
+	Mirror       string   `yaml:"mirror"`
+	Release      string   `yaml:"release"`
+	Method       string   `yaml:"method"` // container or repo
+	Key          string   `yaml:"key"`
+	Fingerprints []string `yaml:"fingerprints"`
 }
 
 // GentooSource unpacks a stage3 tarball of the given flavor (its init
-// system, e.g. openrc or systemd), verified with Key.
+// system, e.g. openrc or systemd). Its signing keys (release engineering's
+// and the snapshot's) come from Gentoo's key server, or from Key when
+// that file exists; either way they must be Fingerprints.
 type GentooSource struct {
-	Mirror  string `yaml:"mirror"`
-	Flavor  string `yaml:"flavor"`
-	Key     string `yaml:"key"`
-	Portage bool   `yaml:"portage"` // also unpack a portage snapshot
-	Binpkgs bool   `yaml:"binpkgs"` // prefer the binary package host
+	Mirror       string   `yaml:"mirror"`
+	Flavor       string   `yaml:"flavor"`
+	Key          string   `yaml:"key"`
+	KeyServer    string   `yaml:"key_server"` // HKP base URL
+	Fingerprints []string `yaml:"fingerprints"`
+	Portage      bool     `yaml:"portage"` // also unpack a portage snapshot
+	Binpkgs      bool     `yaml:"binpkgs"` // prefer the binary package host
 }
 
 // Packages to add to and remove from the base system.

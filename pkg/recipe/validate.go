@@ -12,26 +12,27 @@ import (
 
 // Patterns are anchored; they are compiled once and only read.
 var (
-	imageName  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
-	release    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	fedoraRel  = regexp.MustCompile(`^([1-9][0-9]*|rawhide)$`)
-	suite      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
-	component  = regexp.MustCompile(`^[a-z0-9][a-z0-9/-]*$`)
-	flavor     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	pkgName    = regexp.MustCompile(`^[^-\s][^\s]*$`) // no option lookalikes, no spaces
-	owner      = regexp.MustCompile(`^([a-z_][a-z0-9_-]*|[0-9]+):([a-z_][a-z0-9_-]*|[0-9]+)$`)
-	account    = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-	cryptHash  = regexp.MustCompile(`^\$[0-9a-z]+\$[^:\s]+$`)
-	sshKey     = regexp.MustCompile(`^(ssh-|ecdsa-|sk-)[^\n]+$`)
-	hostLabel  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	ifName     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$`) // IFNAMSIZ-1
-	ttyName    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
-	scriptName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	varName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	fstabField = regexp.MustCompile(`^[^\s#]+$`) // fstab splits on blanks
-	variants   = []string{"minbase", "important", "standard"}
-	fedoraWays = []string{"container", "repo"}
-	distros    = []string{Debian, Fedora, Gentoo}
+	imageName   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	release     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	fedoraRel   = regexp.MustCompile(`^([1-9][0-9]*|rawhide)$`)
+	suite       = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	component   = regexp.MustCompile(`^[a-z0-9][a-z0-9/-]*$`)
+	flavor      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	pkgName     = regexp.MustCompile(`^[^-\s][^\s]*$`) // no option lookalikes, no spaces
+	owner       = regexp.MustCompile(`^([a-z_][a-z0-9_-]*|[0-9]+):([a-z_][a-z0-9_-]*|[0-9]+)$`)
+	account     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	cryptHash   = regexp.MustCompile(`^\$[0-9a-z]+\$[^:\s]+$`)
+	fingerprint = regexp.MustCompile(`^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$`)
+	sshKey      = regexp.MustCompile(`^(ssh-|ecdsa-|sk-)[^\n]+$`)
+	hostLabel   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	ifName      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$`) // IFNAMSIZ-1
+	ttyName     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+	scriptName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	varName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	fstabField  = regexp.MustCompile(`^[^\s#]+$`) // fstab splits on blanks
+	variants    = []string{"minbase", "important", "standard"}
+	fedoraWays  = []string{"container", "repo"}
+	distros     = []string{Debian, Fedora, Gentoo}
 )
 
 // architectures lists each distribution's own names for its ports.
@@ -156,33 +157,44 @@ func (c *checker) source() {
 		c.mirror(s.Fedora.Mirror)
 		c.match("source.release", s.Fedora.Release, fedoraRel, "a Fedora release number or rawhide")
 		c.oneOf("source.method", s.Fedora.Method, fedoraWays)
-		c.key(s.Fedora.Key)
+		c.key(s.Fedora.Key, s.Fedora.Fingerprints)
 	case s.Gentoo != nil:
 		c.mirror(s.Gentoo.Mirror)
 		c.match("source.flavor", s.Gentoo.Flavor, flavor, "a stage3 flavor like openrc or systemd")
-		c.key(s.Gentoo.Key)
+		c.key(s.Gentoo.Key, s.Gentoo.Fingerprints)
+		c.url("source.key_server", s.Gentoo.KeyServer)
 	}
 }
 
-// mirror accepts an empty value: the build then uses the host's or the
-// command line's mirror.
-func (c *checker) mirror(m string) {
+// mirror accepts an empty value: the build then uses the command line's,
+// the host's or the distribution's default mirror.
+func (c *checker) mirror(m string) { c.url("source.mirror", m) }
+
+// url accepts an empty value (the default) or an http, https or file URL.
+func (c *checker) url(key, m string) {
 	if m == "" {
 		return
 	}
 	u, err := url.Parse(m)
 	if err != nil || !(u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "file") ||
 		(u.Scheme != "file" && u.Host == "") {
-		c.fail("source.mirror", "want an http, https or file URL, got %q", m)
+		c.fail(key, "want an http, https or file URL, got %q", m)
 	}
 }
 
-// key wants a verification key kept with the recipes, in keys/.
-func (c *checker) key(k string) {
-	if k == "" {
-		c.fail("source.key", "missing: want the signing key's file under keys/ beside the recipe")
-	} else if path.IsAbs(k) || !strings.HasPrefix(path.Clean(k), "keys/") {
+// key wants the signing keys pinned by fingerprint, and an override key
+// file, when named, kept with the recipes in keys/.
+func (c *checker) key(k string, fingerprints []string) {
+	if k != "" && (path.IsAbs(k) || !strings.HasPrefix(path.Clean(k), "keys/")) {
 		c.fail("source.key", "want a file under keys/ beside the recipe, got %q", k)
+	}
+	if len(fingerprints) == 0 {
+		c.fail("source.fingerprints", "missing: pin the signing keys' fingerprints (40 hex digits each, as the distribution publishes them)")
+	}
+	for i, fp := range fingerprints {
+		if !fingerprint.MatchString(strings.ReplaceAll(fp, " ", "")) {
+			c.fail(fmt.Sprintf("source.fingerprints[%d]", i), "want an OpenPGP key fingerprint (40 or 64 hex digits), got %q", fp)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package rpm
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 )
@@ -58,7 +59,7 @@ func Vercmp(a, b string) int {
 		if class(rune('0')) {
 			sa, sb = strings.TrimLeft(sa, "0"), strings.TrimLeft(sb, "0")
 			if len(sa) != len(sb) {
-				return sign(len(sa) - len(sb))
+				return cmp.Compare(len(sa), len(sb))
 			}
 		}
 		if c := strings.Compare(sa, sb); c != 0 {
@@ -87,16 +88,6 @@ func segment(s string, class func(rune) bool) int {
 		i++
 	}
 	return i
-}
-
-func sign(n int) int {
-	switch {
-	case n < 0:
-		return -1
-	case n > 0:
-		return 1
-	}
-	return 0
 }
 
 // EVR is a package's [epoch:]version[-release].
@@ -134,7 +125,7 @@ func (e EVR) String() string {
 // Compare orders two EVRs; a release compares only when both have one.
 func (e EVR) Compare(o EVR) int {
 	if e.Epoch != o.Epoch {
-		return sign(int(e.Epoch - o.Epoch))
+		return cmp.Compare(e.Epoch, o.Epoch)
 	}
 	if c := Vercmp(e.Version, o.Version); c != 0 {
 		return c

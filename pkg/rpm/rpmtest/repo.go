@@ -33,7 +33,17 @@ func WriteRepo(t testing.TB, dir string, key *pgptest.Key, specs ...Spec) Repo {
 	var primary bytes.Buffer
 	fmt.Fprintf(&primary, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"%d\">\n", len(specs))
 	for _, s := range specs {
-		data := Build(t, s, key)
+		k := key
+		if s.Key != nil {
+			k = s.Key
+		}
+		if s.Unsigned {
+			k = nil
+		}
+		data := Build(t, s, k)
+		if s.Data != nil {
+			data = s.Data
+		}
 		rel := "Packages/" + s.Name[:1] + "/" + s.FileName()
 		write(t, dir, rel, data)
 		r.Files[s.Name] = rel

@@ -40,6 +40,12 @@ type Spec struct {
 	Files                        []File
 	BuildTime                    int64
 	Compressor                   string // zstd (default), xz or gzip
+
+	// For tests of refusals, in WriteRepo: sign with Key instead of the
+	// repository's, or not at all, or store Data instead of the package.
+	Key      *pgptest.Key
+	Unsigned bool
+	Data     []byte
 }
 
 // NEVRA is the package's full name.

@@ -1,0 +1,144 @@
+package bootstrap
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/colinux-ng/colinux/pkg/archive"
+	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
+	"github.com/colinux-ng/colinux/pkg/distkeys"
+	"github.com/colinux-ng/colinux/pkg/pgpverify"
+	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
+	"github.com/colinux-ng/colinux/pkg/rpm"
+	"github.com/colinux-ng/colinux/pkg/rpm/rpmtest"
+	"github.com/colinux-ng/colinux/pkg/rpmrepo"
+)
+
+const fedoraRepoRecipe = `image: {name: f, distribution: fedora, release: "42"}
+source: {type: fedora, fingerprints: [FPR], method: repo}
+packages: {install: [systemd-networkd, systemd], remove: [dnf]}
+`
+
+// fedoraRepoMirror writes and serves Fedora 42's release and updates
+// repositories, whose packages make a busybox root with a recording rpm.
+func fedoraRepoMirror(t *testing.T, key *pgptest.Key, adjust func(map[string]*rpmtest.Spec)) (string, string, bootstraptest.FedoraRepo) {
+	t.Helper()
+	dir := t.TempDir()
+	root := bootstraptest.Root(t, []string{"usr/bin/rpm", "usr/bin/dnf"}, bootstraptest.Entry{Name: "etc/os-release", Body: "ID=fedora\nVERSION_ID=42\n", Mode: 0o644})
+	fx := bootstraptest.WriteFedoraRepo(t, dir, key, "42", root, []string{"systemd-networkd", "systemd"}, adjust)
+	return dir, bootstraptest.Serve(t, dir), fx
+}
+
+// repoBootstrap runs the recipe with the Fedora 42 key delivered in a
+// fixture distribution-gpg-keys package.
+func repoBootstrap(t *testing.T, key *pgptest.Key, text, url string) (string, *Result, error) {
+	t.Helper()
+	dk := bootstraptest.WriteDistKeys(t, map[string]*pgptest.Key{"42": key})
+	return bootstrapWith(t, fixtureRecipe(t, key, text), Options{Mirror: url,
+		Keys: &distkeys.Fetcher{Mirror: dk.Mirror, Keyring: dk.Keyring, Suites: []string{"stable"}, Arch: "amd64"}})
+}
+
+func TestFedoraRepoBootstrap(t *testing.T) {
+	requireRoot(t)
+	key := pgptest.NewKey(t)
+	_, url, _ := fedoraRepoMirror(t, key, nil)
+	target, res, err := repoBootstrap(t, key, fedoraRepoRecipe, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, target, "etc/os-release"); !strings.Contains(got, "ID=fedora") {
+		t.Errorf("os-release %q", got)
+	}
+	if got := readTree(t, target, "usr/share/fixture/systemd"); got != "systemd\n" {
+		t.Errorf("systemd's file: %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(target, "etc/shadow")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("etc/shadow: %v %v", fi, err)
+	}
+	if _, err := os.Lstat(filepath.Join(target, "usr/bin/dnf")); err == nil {
+		t.Error("dnf installed although the recipe removes it")
+	}
+	calls := readTree(t, target, bootstraptest.Invocations)
+	if !strings.HasPrefix(calls, "rpm --install --force --nodeps --nosignature --quiet /"+rpmDir+"/") || strings.Count(calls, ".rpm") != 8 || strings.Count(calls, "\n") != 1 {
+		t.Errorf("second stage: %q", calls)
+	}
+	if _, err := os.Stat(filepath.Join(target, rpmDir)); err == nil {
+		t.Error("the packages stayed in the tree")
+	}
+	var got []string
+	for _, p := range res.Packages {
+		got = append(got, p.Name+"-"+p.Version)
+	}
+	want := "bash-5.2-1.fc42 fedora-release-42-1.fc42 filesystem-3.18-1.fc42 rpm-4.20-1.fc42 rpm-sequoia-1.7-1.fc42 setup-2.15-1.fc42 systemd-257-1.fc42 systemd-networkd-1-1.fc42"
+	if strings.Join(got, " ") != want {
+		t.Errorf("packages %s\nwant %s", strings.Join(got, " "), want)
+	}
+	if res.SourceDateEpoch != bootstraptest.Stamp.Unix() || res.Suite != "42" {
+		t.Errorf("result %+v", res)
+	}
+}
+
+// TestFedoraRepoRefuses: a package signed by another key, unsigned,
+// tampered, or not the one primary.xml names, and a tampered primary.xml,
+// each stop the bootstrap before anything is unpacked.
+func TestFedoraRepoRefuses(t *testing.T) {
+	requireRoot(t)
+	key := pgptest.NewKey(t)
+	for _, tc := range []struct {
+		name   string
+		adjust func(map[string]*rpmtest.Spec)
+		spoil  func(dir string, fx bootstraptest.FedoraRepo)
+		want   error
+		names  string
+	}{
+		{name: "wrong key", adjust: func(s map[string]*rpmtest.Spec) { s["bash"].Key = pgptest.NewKey(t) },
+			want: pgpverify.ErrSignature, names: "bash-5.2-1.fc42.x86_64.rpm"},
+		{name: "unsigned", adjust: func(s map[string]*rpmtest.Spec) { s["bash"].Unsigned = true },
+			want: rpm.ErrUnsigned, names: "bash-5.2-1.fc42.x86_64.rpm"},
+		{name: "swapped package", adjust: func(s map[string]*rpmtest.Spec) {
+			// a validly signed package under another's name, listed with its true digest
+			s["rpm"].Data = rpmtest.Build(t, *s["fedora-release"], key)
+		}, want: rpm.ErrDigest, names: "primary.xml lists rpm-4.20-1.fc42.x86_64"},
+		{name: "tampered package", spoil: func(dir string, fx bootstraptest.FedoraRepo) {
+			bootstraptest.Tamper(t, dir, fx.ReleaseDir+fx.Release.Files["setup"])
+		}, want: archive.ErrChecksum, names: "setup-2.15-1.fc42.x86_64.rpm"},
+		{name: "tampered primary", spoil: func(dir string, fx bootstraptest.FedoraRepo) {
+			bootstraptest.Tamper(t, dir, fx.UpdatesDir+fx.Updates.Primary)
+		}, want: archive.ErrChecksum, names: "-primary.xml.zst"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, url, fx := fedoraRepoMirror(t, key, tc.adjust)
+			if tc.spoil != nil {
+				tc.spoil(dir, fx)
+			}
+			target, _, err := repoBootstrap(t, key, fedoraRepoRecipe, url)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.names) {
+				t.Fatalf("got %v, want %v naming %s", err, tc.want, tc.names)
+			}
+			t.Log(err)
+			assertEmptyTree(t, target)
+		})
+	}
+	t.Run("fingerprint mismatch", func(t *testing.T) {
+		_, url, _ := fedoraRepoMirror(t, key, nil)
+		text := strings.Replace(fedoraRepoRecipe, "[FPR]", "["+pgptest.NewKey(t).Fingerprint()+"]", 1)
+		target, _, err := repoBootstrap(t, key, text, url)
+		if !errors.Is(err, distkeys.ErrFingerprint) || !strings.Contains(err.Error(), "RPM-GPG-KEY-fedora-42-primary") {
+			t.Fatalf("got %v", err)
+		}
+		t.Log(err)
+		assertEmptyTree(t, target)
+	})
+	t.Run("unresolvable", func(t *testing.T) {
+		_, url, _ := fedoraRepoMirror(t, key, nil)
+		text := strings.Replace(fedoraRepoRecipe, "systemd]", "systemd, unused]", 1)
+		target, _, err := repoBootstrap(t, key, text, url)
+		if !errors.Is(err, rpmrepo.ErrUnresolvable) || !strings.Contains(err.Error(), "nothing-provides-this") {
+			t.Fatalf("got %v", err)
+		}
+		assertEmptyTree(t, target)
+	})
+}
