@@ -41,6 +41,9 @@ needs=(
   "xprop x11-utils"
   "xwd x11-apps"
   "convert imagemagick"
+  # coimage build, Fedora: the host's rpm reads and checks the fixture
+  # packages the tests write (rpm -qp, rpm -K), as a second opinion on pkg/rpm
+  "rpm rpm"
   # release: coimage release/pull tests check our files with the stock tools
   # and push to / pull from a real registry
   "minisign minisign"
