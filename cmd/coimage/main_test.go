@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +20,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	coimageBin = filepath.Join(dir, "coimage")
+	if runtime.GOOS == "windows" {
+		coimageBin += ".exe"
+	}
 	if out, err := exec.Command("go", "build", "-o", coimageBin, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		os.Exit(2)
@@ -47,4 +52,15 @@ func coimageEnv(t *testing.T, env []string, args ...string) (stdout, stderr stri
 		t.Fatalf("run coimage: %v", err)
 	}
 	return o.String(), e.String(), code
+}
+
+// assertNoTemp fails when dir holds a temporary output file.
+func assertNoTemp(t *testing.T, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left in %s", e.Name(), dir)
+		}
+	}
 }

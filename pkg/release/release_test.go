@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -107,10 +106,8 @@ func TestPullHTTP(t *testing.T) {
 	if !bytes.Equal(mustRead(t, res.Path), mustRead(t, fx.img)) {
 		t.Fatal("pulled image differs")
 	}
-	var st syscall.Stat_t
-	syscall.Stat(res.Path, &st)
-	if st.Blocks*512 >= im.Size {
-		t.Errorf("pulled image allocates %d of %d bytes: zero blocks should be holes", st.Blocks*512, im.Size)
+	if alloc := testutil.AllocatedBytes(t, res.Path); alloc >= im.Size {
+		t.Errorf("pulled image allocates %d of %d bytes: zero blocks should be holes", alloc, im.Size)
 	}
 	n := len(fx.srv.requests())
 	for _, ref := range []string{"testos-1:" + itoa(im.Serial), "debian-bookworm"} {
