@@ -49,8 +49,10 @@ func TestX11(t *testing.T) {
 			t.Fatalf("no %06x window on the display after 2 min:\n%s", colour, out.String())
 		}
 	}
-	if p := os.Getenv("X11_SCREENSHOT"); p != "" {
-		os.WriteFile(p, shot, 0o644) // for the README
+	if p := os.Getenv("X11_SCREENSHOT"); p != "" { // for the README
+		time.Sleep(time.Second) // the label follows the window's colour
+		_, shot = srv.Screenshot(t)
+		os.WriteFile(p, shot, 0o644)
 	}
 	srv.Done(t)
 	select {

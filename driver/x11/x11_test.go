@@ -14,6 +14,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver/x11/x11test"
 	"github.com/colinux-ng/colinux/internal/testutil"
+	"github.com/colinux-ng/colinux/pkg/xauth"
 )
 
 func TestParseDisplay(t *testing.T) {
@@ -96,6 +97,33 @@ func TestForwardXvfb(t *testing.T) {
 		if (err == nil) != tc.ok || !strings.Contains(string(out), tc.want) {
 			t.Errorf("XAUTHORITY=%s: %v, want ok=%v and %q in:\n%.500s", tc.auth, err, tc.ok, tc.want, out)
 		}
+	}
+}
+
+// A display over TCP: the host's cookie is the one xauth(1) keeps for the
+// local display (libxcb looks a loopback server up by host name), and a
+// setup with the guest's cookie is accepted by the server.
+func TestForwardTCPDisplay(t *testing.T) {
+	srv := x11test.Xvfb(t, "-listen", "tcp")
+	f, err := New("127.0.0.1"+srv.Display, srv.Authority)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.HostCookie() {
+		t.Fatal("the host's cookie was not found")
+	}
+	for _, tc := range []struct {
+		cookie []byte
+		want   byte // the reply's first byte: 1 Success, 0 Failed
+	}{{f.cookie, 1}, {make([]byte, 16), 0}} {
+		guest, end := net.Pipe()
+		go f.Serve(end)
+		go guest.Write(setup{order: binary.LittleEndian, major: 11}.marshal(xauth.MITMagicCookie, tc.cookie))
+		reply := make([]byte, 1)
+		if _, err := guest.Read(reply); err != nil || reply[0] != tc.want {
+			t.Errorf("cookie %x: reply %d, %v; want %d", tc.cookie, reply[0], err, tc.want)
+		}
+		guest.Close()
 	}
 }
 

@@ -31,9 +31,10 @@ type Server struct {
 // Width and Height are the screen's size.
 const Width, Height = 320, 240
 
-// Xvfb starts an X server that stops when the test ends. Access needs the
-// cookie: Xvfb's -auth turns host-based access off for everyone.
-func Xvfb(t testing.TB) Server {
+// Xvfb starts an X server that stops when the test ends, with extra
+// arguments (such as -listen tcp). Access needs the cookie: Xvfb's -auth
+// turns host-based access off for everyone.
+func Xvfb(t testing.TB, args ...string) Server {
 	t.Helper()
 	xvfb := testutil.RequireTool(t, "Xvfb")
 	testutil.RequireTool(t, "xauth")
@@ -49,8 +50,8 @@ func Xvfb(t testing.TB) Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(xvfb, "-displayfd", "3", "-auth", serverAuth, "-nolisten", "tcp", "-br",
-		"-screen", "0", "320x240x24")
+	cmd := exec.Command(xvfb, append([]string{"-displayfd", "3", "-auth", serverAuth, "-nolisten", "tcp", "-br",
+		"-screen", "0", "320x240x24"}, args...)...)
 	cmd.ExtraFiles = []*os.File{w}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -65,7 +65,12 @@ func fill(X *xgb.Conn, pixel uint32) error {
 	// Override-redirect: placed as asked, with no window manager.
 	err = xproto.CreateWindowChecked(X, screen.RootDepth, wid, screen.Root, x, y, w, h, 0,
 		xproto.WindowClassInputOutput, screen.RootVisual,
-		xproto.CwBackPixel|xproto.CwOverrideRedirect, []uint32{pixel, 1}).Check()
+		xproto.CwBackPixel|xproto.CwOverrideRedirect|xproto.CwEventMask,
+		[]uint32{pixel, 1, xproto.EventMaskExposure}).Check()
+	if err != nil {
+		return err
+	}
+	gc, err := labelGC(X, wid, pixel)
 	if err != nil {
 		return err
 	}
@@ -89,10 +94,41 @@ func fill(X *xgb.Conn, pixel uint32) error {
 		if ev == nil {
 			return fmt.Errorf("connection closed")
 		}
-		if p, ok := ev.(xproto.PropertyNotifyEvent); ok && p.Atom == done.Atom {
-			return nil
+		switch e := ev.(type) {
+		case xproto.ExposeEvent:
+			if e.Count == 0 {
+				xproto.ImageText8(X, byte(len(label)), xproto.Drawable(wid), gc, 10, 24, label)
+			}
+		case xproto.PropertyNotifyEvent:
+			if e.Atom == done.Atom {
+				return nil
+			}
 		}
 	}
+}
+
+// label is drawn at the window's top, away from the middle tests look at.
+const label = "a corun --x11 guest"
+
+// labelGC draws black text on the window's colour, in the core font
+// 10x20, or "fixed", which every server has.
+func labelGC(X *xgb.Conn, wid xproto.Window, pixel uint32) (xproto.Gcontext, error) {
+	font, err := xproto.NewFontId(X)
+	if err != nil {
+		return 0, err
+	}
+	if xproto.OpenFontChecked(X, font, uint16(len("10x20")), "10x20").Check() != nil {
+		if err := xproto.OpenFontChecked(X, font, uint16(len("fixed")), "fixed").Check(); err != nil {
+			return 0, err
+		}
+	}
+	gc, err := xproto.NewGcontextId(X)
+	if err != nil {
+		return 0, err
+	}
+	err = xproto.CreateGCChecked(X, gc, xproto.Drawable(wid),
+		xproto.GcForeground|xproto.GcBackground|xproto.GcFont, []uint32{0, pixel, uint32(font)}).Check()
+	return gc, err
 }
 
 func rtt(X *xgb.Conn, n int) error {
