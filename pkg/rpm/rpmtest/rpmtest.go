@@ -30,6 +30,9 @@ type File struct {
 	Link        string // symlink target
 	Mode        uint32 // permission bits; 0 means 0644 (0755 for directories)
 	User, Group string // default root
+	// Ino > 0 puts the file in a hard link set with the others of that
+	// Ino; rpm stores the data with the set's last name only.
+	Ino int
 }
 
 // Spec describes a package.
@@ -241,22 +244,35 @@ func fileMode(f File) uint32 {
 // cpio writes the newc archive rpm puts in a payload.
 func cpio(fs []File, mtime int64) []byte {
 	var b bytes.Buffer
-	entry := func(ino int, name string, mode uint32, body string) {
+	entry := func(ino, nlink int, name string, mode uint32, body string) {
 		fmt.Fprintf(&b, "070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",
-			ino, mode, 0, 0, 1, mtime, len(body), 0, 0, 0, 0, len(name)+1, 0)
+			ino, mode, 0, 0, nlink, mtime, len(body), 0, 0, 0, 0, len(name)+1, 0)
 		b.WriteString(name + "\x00")
 		pad(&b)
 		b.WriteString(body)
 		pad(&b)
 	}
+	links, last := map[int]int{}, map[int]int{}
 	for i, f := range fs {
-		body := f.Body
+		if f.Ino > 0 {
+			links[f.Ino]++
+			last[f.Ino] = i
+		}
+	}
+	for i, f := range fs {
+		body, ino, nlink := f.Body, 1000+i, 1
 		if f.Link != "" {
 			body = f.Link
 		}
-		entry(i+1, "."+strings.TrimSuffix(f.Path, "/"), fileMode(f), body)
+		if f.Ino > 0 {
+			ino, nlink = f.Ino, links[f.Ino]
+			if last[f.Ino] != i {
+				body = ""
+			}
+		}
+		entry(ino, nlink, "."+strings.TrimSuffix(f.Path, "/"), fileMode(f), body)
 	}
-	entry(0, "TRAILER!!!", 0, "")
+	entry(0, 1, "TRAILER!!!", 0, "")
 	return b.Bytes()
 }
 
