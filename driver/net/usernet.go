@@ -34,9 +34,6 @@ const (
 	MTU = 1500
 )
 
-// GatewayIP is Gateway as an address.
-var GatewayIP = net.IPv4(10, 0, 2, 2)
-
 var (
 	gatewayIP  = tcpip.AddrFrom4([4]byte{10, 0, 2, 2})
 	gatewayMAC = tcpip.LinkAddress([]byte{0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xdd})

@@ -11,7 +11,6 @@ import (
 
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
-	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
@@ -103,7 +102,7 @@ func coinitConfig(m *driver.Machine) coinit.Config {
 		c.Shares = append(c.Shares, coinit.Share{Source: shareName(s.Index), Target: s.Target, ReadOnly: s.ReadOnly})
 	}
 	if m.X11 != nil {
-		c.X11 = m.X11.GuestDisplay(conet.GatewayIP)
+		c.X11 = m.X11.GuestDisplay()
 	}
 	return c
 }

@@ -68,7 +68,7 @@ func (u *Monitor) startNetworks() (stop func(), err error) {
 				Forwards: nic.Forwards, DNS: m.DNS,
 			}
 			if m.X11 != nil && nic.Index == x11NIC.Index {
-				cfg.Services = append(cfg.Services, conet.Service{Port: m.X11.Port(), Serve: m.X11.Serve})
+				cfg.Services = append(cfg.Services, m.X11.Service())
 			}
 			un, err := conet.Listen(cfg)
 			if err != nil {

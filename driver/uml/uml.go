@@ -16,9 +16,7 @@ import (
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/driver/mconsole"
-	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/runtime/coinit"
-	"github.com/colinux-ng/colinux/runtime/initramfs"
 )
 
 // Monitor boots one Machine under User-mode Linux. It implements
@@ -227,8 +225,7 @@ func (u *Monitor) withX11Initramfs() (*driver.Machine, error) {
 	}
 	withAuth := *m
 	withAuth.Initramfs = filepath.Join(u.Dir, x11Initramfs)
-	auth := initramfs.File{Name: coinit.X11Authority, Data: m.X11.GuestAuthority(conet.GatewayIP)}
-	if err := initramfs.Extend(withAuth.Initramfs, m.Initramfs, []initramfs.File{auth}); err != nil {
+	if err := m.X11.Initramfs(withAuth.Initramfs, m.Initramfs); err != nil {
 		return nil, err
 	}
 	return &withAuth, nil

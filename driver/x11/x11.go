@@ -28,7 +28,10 @@ import (
 	"sync"
 	"time"
 
+	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/pkg/xauth"
+	"github.com/colinux-ng/colinux/runtime/coinit"
+	"github.com/colinux-ng/colinux/runtime/initramfs"
 )
 
 // Forwarder carries guest connections to one host display.
@@ -90,15 +93,28 @@ func (f *Forwarder) Port() uint16 { return uint16(tcpBase + f.Display.Number) }
 // display.
 func (f *Forwarder) HostCookie() bool { return f.hostAuth.Name != "" }
 
-// GuestDisplay is the guest's $DISPLAY when the gateway has address gw.
-func (f *Forwarder) GuestDisplay(gw net.IP) string {
-	return Display{Host: gw.String(), Number: f.Display.Number, Screen: f.Display.Screen}.String()
+// GuestDisplay is the guest's $DISPLAY: the display on the user-mode
+// network's gateway.
+func (f *Forwarder) GuestDisplay() string {
+	return Display{Host: conet.Gateway, Number: f.Display.Number, Screen: f.Display.Screen}.String()
 }
 
-// GuestAuthority is the guest's Xauthority file: its cookie for the
-// gateway's address, as Xlib looks it up, and for any address, as
+// Service is the gateway port a backend adds to the guest's user-mode
+// network (the first one).
+func (f *Forwarder) Service() conet.Service { return conet.Service{Port: f.Port(), Serve: f.Serve} }
+
+// Initramfs writes dest: the initramfs at base with the guest's
+// Xauthority file added where coinit looks for it. The guest's cookie
+// stays off the kernel command line.
+func (f *Forwarder) Initramfs(dest, base string) error {
+	auth := initramfs.File{Name: coinit.X11Authority, Data: f.guestAuthority(net.ParseIP(conet.Gateway))}
+	return initramfs.Extend(dest, base, []initramfs.File{auth})
+}
+
+// guestAuthority is the guest's Xauthority file: its cookie for the
+// gateway's address gw, as Xlib looks it up, and for any address, as
 // clients that only know local and wild entries (Go's xgb) do.
-func (f *Forwarder) GuestAuthority(gw net.IP) []byte {
+func (f *Forwarder) guestAuthority(gw net.IP) []byte {
 	num := strconv.Itoa(f.Display.Number)
 	b, _ := xauth.Marshal([]xauth.Entry{
 		{Family: xauth.FamilyInternet, Address: gw.To4(), Number: num, Name: xauth.MITMagicCookie, Data: f.cookie},

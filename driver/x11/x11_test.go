@@ -77,8 +77,8 @@ func TestForwardXvfb(t *testing.T) {
 	}()
 	dir := t.TempDir()
 	guestAuth := filepath.Join(dir, "guest.auth")
-	os.WriteFile(guestAuth, f.GuestAuthority(net.IPv4(127, 0, 0, 1)), 0o600)
-	if bytes.Contains(f.GuestAuthority(net.IPv4(10, 0, 2, 2)), f.hostAuth.Data) {
+	os.WriteFile(guestAuth, f.guestAuthority(net.IPv4(127, 0, 0, 1)), 0o600)
+	if bytes.Contains(f.guestAuthority(net.IPv4(10, 0, 2, 2)), f.hostAuth.Data) {
 		t.Error("the guest's file holds the host's cookie")
 	}
 	display := "127.0.0.1" + srv.Display
