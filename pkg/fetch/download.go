@@ -24,21 +24,29 @@ import (
 // can check and use pieces early; an error from it stops the download and
 // removes the .part file. With onData, a .part whose bytes turn out wrong
 // is not downloaded again from 0: the error is returned.
+//
+// Downloads of one dest take turns: each holds a lock on the .part file
+// (see openPart), so concurrent pulls of one image do not clash.
 func (c *Client) Download(ctx context.Context, src Source, dest string, want Digest, onData func(off int64, p []byte) error) (err error) {
 	if !IsSHA256(want.SHA256) || want.Size < 0 {
 		return fmt.Errorf("%s: bad expected digest %q, size %d", src, want.SHA256, want.Size)
 	}
 	part := PartPath(dest)
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openPart(ctx, part)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", part, err)
 	}
 	p := &partFile{f: f, h: sha256.New(), onData: onData}
 	defer func() {
-		f.Close()
-		if err != nil && (p.n == 0 || p.failed || errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrTooLarge)) {
+		if err == nil {
+			return
+		}
+		// Removed before the lock goes with the close: a waiting
+		// Download then finds no file, or a new one.
+		if p.n == 0 || p.failed || errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrTooLarge) {
 			os.Remove(part)
 		}
+		f.Close()
 	}()
 	if err := p.hashPrefix(want.Size); err != nil {
 		return fmt.Errorf("%s: %w", part, err)
@@ -65,10 +73,7 @@ func (c *Client) Download(ctx context.Context, src Source, dest string, want Dig
 	}
 	// No fsync: whoever uses dest verifies it again (Cache.Get does), so
 	// a file torn by a crash is caught there.
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(part, dest)
+	return closePart(f, part, dest)
 }
 
 // transfer appends the bytes of src from p.n on to p, up to size.

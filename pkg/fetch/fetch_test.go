@@ -352,3 +352,59 @@ func TestDownloadOnData(t *testing.T) {
 	}
 	assertNothing(t, dest)
 }
+
+// Two Downloads of one dest at once (two pulls of one image) take turns on
+// the .part file: each sees every byte in order, neither's bytes
+// interleave with the other's, and both end with the verified file.
+func TestDownloadConcurrentSameDest(t *testing.T) {
+	data, want := randomData(t, 1<<20)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		for b := data; len(b) > 0; b = b[min(len(b), 64<<10):] {
+			w.Write(b[:min(len(b), 64<<10)])
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	ts := httptest.NewServer(slow)
+	defer ts.Close()
+	c := testClient()
+	src, err := c.URL(ts.URL + "/blob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "out")
+	var mu sync.Mutex
+	var seen []int // which download each onData call came from
+	errs := make(chan error, 2)
+	for id := range 2 {
+		go func() {
+			var next int64
+			errs <- c.Download(context.Background(), src, dest, want, func(off int64, p []byte) error {
+				if off != next {
+					return errors.New("bytes out of order")
+				}
+				next += int64(len(p))
+				mu.Lock()
+				seen = append(seen, id)
+				mu.Unlock()
+				return nil
+			})
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertFile(t, dest, data)
+	switches := 0
+	for i := 1; i < len(seen); i++ {
+		if seen[i] != seen[i-1] {
+			switches++
+		}
+	}
+	if switches != 1 {
+		t.Fatalf("the two downloads' bytes interleave (%d switches between them)", switches)
+	}
+}

@@ -99,18 +99,18 @@ func (u *unpacker) enqueue(i int) error {
 func (u *unpacker) finish() { close(u.queue) }
 
 // checkSeekTable checks that the downloaded file's own seek table (for
-// other zstd tools) agrees with the index.
-func (u *unpacker) checkSeekTable(blob string) error {
-	f, err := os.Open(blob)
+// other zstd tools) agrees with the index. It reads the file the frames
+// came from, which the download renamed: another pull of the same image
+// may meanwhile have replaced or removed what is at that name.
+func (u *unpacker) checkSeekTable() error {
+	if u.blob == nil {
+		return fmt.Errorf("%s: no frame was received", u.name)
+	}
+	fi, err := u.blob.Stat()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	table, err := ReadSeekTable(f, fi.Size(), u.name)
+	table, err := ReadSeekTable(u.blob, fi.Size(), u.name)
 	if err != nil {
 		return err
 	}

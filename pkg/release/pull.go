@@ -267,7 +267,7 @@ func (p *Puller) install(ctx context.Context, im *Image, src fetch.Source, sourc
 		}
 		return nil, err
 	}
-	if err := u.checkSeekTable(blob); err != nil {
+	if err := u.checkSeekTable(); err != nil {
 		return nil, err
 	}
 	if err := out.Commit(); err != nil {

@@ -333,3 +333,31 @@ func TestDefaultPullerResolve(t *testing.T) {
 		}
 	}
 }
+
+// Two pulls of one image at once share the cache's download name: they
+// take turns on it (fetch locks the .part), and both end with the image.
+func TestPullConcurrent(t *testing.T) {
+	fx := newFixture(t)
+	p := fx.puller(t)
+	for round := range 3 {
+		res := make(chan *Pulled, 2)
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				r, err := p.Pull(context.Background(), "testos-1", "", false)
+				res <- r
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if r := <-res; !bytes.Equal(mustRead(t, r.Path), mustRead(t, fx.img)) {
+				t.Fatalf("round %d: pulled image differs", round)
+			}
+		}
+		assertNoFiles(t, filepath.Join(p.CacheDir, "downloads"))
+		os.RemoveAll(filepath.Join(p.CacheDir, "images"))
+	}
+}
