@@ -51,6 +51,9 @@ needs=(
   "docker-registry docker-registry"
   "skopeo skopeo"
   "curl curl"
+  # build: coimage release compresses with libzstd, built in through cgo
+  # (without a C compiler the build falls back to a pure-Go encoder)
+  "gcc gcc"
 )
 
 missing_pkgs=()

@@ -27,6 +27,7 @@ var releaseCommand = &cli.Command{
 		&cli.IntFlag{Name: "keep", Usage: "keep the newest `N` serials of each image in --out (default: all)"},
 		&cli.DurationFlag{Name: "valid-for", Value: release.DefaultValidFor, Usage: "the index expires after `DURATION`; clients then refuse it until it is released again"},
 		&cli.Int64Flag{Name: "frame-size", Value: release.DefaultFrameSize, Usage: "raw `BYTES` in each independently compressed zstd frame"},
+		&cli.IntFlag{Name: "level", Value: release.DefaultLevel, Usage: "zstd `LEVEL` (1-19): lower is faster and larger"},
 		&cli.BoolFlag{Name: "json", Usage: "print the released images as JSON"},
 	},
 	Action: runRelease,
@@ -57,7 +58,8 @@ func runRelease(c *cli.Context) error {
 	start := time.Now()
 	res, err := release.Publish(c.Context, c.Args().Slice(), release.Options{
 		Key: key, Out: c.String("out"), Push: c.String("push"), PlainHTTP: c.Bool("plain-http"),
-		Keep: c.Int("keep"), ValidFor: c.Duration("valid-for"), FrameSize: c.Int64("frame-size"), Progress: bar.Add,
+		Keep: c.Int("keep"), ValidFor: c.Duration("valid-for"), FrameSize: c.Int64("frame-size"), Level: c.Int("level"),
+		Progress: bar.Add,
 	})
 	bar.Done()
 	if err != nil {

@@ -30,7 +30,7 @@ func TestReleasePullCLI(t *testing.T) {
 		t.Fatalf("keygen over an existing key: %d %s", code, stderr)
 	}
 	dist := filepath.Join(dir, "dist")
-	if _, stderr, code := coimage(t, "release", "--key", prefix+".key", "--out", dist, "--frame-size", "1048576", img); code != 0 {
+	if _, stderr, code := coimage(t, "release", "--key", prefix+".key", "--out", dist, "--frame-size", "1048576", "--level", "3", img); code != 0 {
 		t.Fatalf("release: %s", stderr)
 	}
 	testutil.Run(t, "minisign", "-Vm", filepath.Join(dist, "index.json"), "-p", prefix+".pub")

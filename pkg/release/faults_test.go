@@ -74,7 +74,7 @@ func TestPullBomb(t *testing.T) {
 	// Compress 2 MiB as one frame and declare it as 1 MiB.
 	raw := bytes.Repeat([]byte("bomb"), 512<<10)
 	var buf bytes.Buffer
-	frames, err := Compress(context.Background(), bytes.NewReader(raw), int64(len(raw)), 2<<20, &buf, nil)
+	frames, err := Compress(context.Background(), bytes.NewReader(raw), int64(len(raw)), 2<<20, testLevel, &buf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,12 @@ import (
 	"github.com/colinux-ng/colinux/pkg/fetch"
 )
 
-// testFrame keeps test images to several frames.
-const testFrame = 1 << 20
+// testFrame keeps test images to several frames; testLevel keeps their
+// compression fast (level 19 takes seconds a test image).
+const (
+	testFrame = 1 << 20
+	testLevel = 3
+)
 
 // makeImage writes DIR/NAME.img, a 6 MiB ext4 image whose files hold 2 MiB
 // of random bytes and 1 MiB of text (so frames are data, text and holes),
@@ -94,7 +98,7 @@ func newFixture(t *testing.T) *fixture {
 	fx := &fixture{dist: filepath.Join(t.TempDir(), "dist")}
 	fx.img = makeImage(t, t.TempDir(), "testos-1")
 	fx.key, fx.pub, fx.pubFile = testKey(t)
-	res, err := Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame})
+	res, err := Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame, Level: testLevel})
 	if err != nil {
 		t.Fatal(err)
 	}

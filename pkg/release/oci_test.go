@@ -66,7 +66,7 @@ func TestOCIPushPull(t *testing.T) {
 	reg := startRegistry(t)
 	fx := newFixture(t)
 	ref := "oci://" + reg + "/colinux/testos:v1"
-	res, err := Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Push: ref, FrameSize: testFrame})
+	res, err := Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Push: ref, FrameSize: testFrame, Level: testLevel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestOCIPushPull(t *testing.T) {
 		t.Fatal("pulled image differs")
 	}
 	// Without a tag: each image is tagged NAME and NAME-SERIAL.
-	res, err = Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Push: "oci://" + reg + "/colinux/all", FrameSize: testFrame,
+	res, err = Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Push: "oci://" + reg + "/colinux/all", FrameSize: testFrame, Level: testLevel,
 		Out: filepath.Join(t.TempDir(), "dist")})
 	if err != nil || len(res.Pushed) != 2 || res.Index == nil {
 		t.Fatalf("push without tag: %+v, %v", res, err)

@@ -46,6 +46,7 @@ type Options struct {
 	Keep      int
 	ValidFor  time.Duration // default DefaultValidFor
 	FrameSize int64         // default DefaultFrameSize
+	Level     int           // zstd level, 1 to DefaultLevel; default DefaultLevel
 	Now       time.Time     // default: the current time
 	// Progress, if set, receives raw image bytes compressed.
 	Progress func(n int64)
@@ -77,6 +78,12 @@ func Publish(ctx context.Context, images []string, opt Options) (res *Result, er
 	}
 	if opt.FrameSize == 0 {
 		opt.FrameSize = DefaultFrameSize
+	}
+	if opt.Level == 0 {
+		opt.Level = DefaultLevel
+	}
+	if opt.Level < 1 || opt.Level > DefaultLevel {
+		return nil, fmt.Errorf("release: zstd level %d: use 1 to %d (larger levels need windows pull refuses)", opt.Level, DefaultLevel)
 	}
 	if opt.Now.IsZero() {
 		opt.Now = time.Now()
@@ -206,7 +213,7 @@ func stageImage(ctx context.Context, in *input, stage string, serial int64, opt 
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(dst, h)}
 	g.Go(func() error {
-		frames, err := Compress(gctx, src, in.size, opt.FrameSize, cw, opt.Progress)
+		frames, err := Compress(gctx, src, in.size, opt.FrameSize, opt.Level, cw, opt.Progress)
 		for _, f := range frames {
 			im.Frames = append(im.Frames, FrameDigest{CompressedSize: f.CompressedSize, CompressedSHA256: f.CompressedSHA256,
 				Size: f.RawSize, SHA256: f.SHA256})

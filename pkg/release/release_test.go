@@ -158,7 +158,7 @@ func TestReleaseAgainKeep(t *testing.T) {
 	var last *Result
 	for i := 1; i <= 2; i++ {
 		var err error
-		last, err = Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame, Keep: 2,
+		last, err = Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame, Level: testLevel, Keep: 2,
 			Now: time.Now().Add(time.Duration(i) * time.Hour)})
 		if err != nil {
 			t.Fatal(err)
@@ -229,13 +229,13 @@ func TestReleaseFailureLeavesDir(t *testing.T) {
 	other, _, _ := testKey(t)
 	before := treeState(t, fx.dist)
 
-	_, err := Publish(context.Background(), []string{fx.img, notImage}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame})
+	_, err := Publish(context.Background(), []string{fx.img, notImage}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame, Level: testLevel})
 	if err == nil || !strings.Contains(err.Error(), "not a cobd image") {
 		t.Fatalf("err = %v", err)
 	}
 	sameTree(t, before, treeState(t, fx.dist))
 
-	_, err = Publish(context.Background(), []string{fx.img}, Options{Key: other, Out: fx.dist, FrameSize: testFrame})
+	_, err = Publish(context.Background(), []string{fx.img}, Options{Key: other, Out: fx.dist, FrameSize: testFrame, Level: testLevel})
 	if !errors.Is(err, ErrSignature) {
 		t.Fatalf("released into a directory signed by another key: %v", err)
 	}
@@ -246,7 +246,7 @@ func TestReleaseFailureLeavesDir(t *testing.T) {
 	data[100] ^= 1
 	os.WriteFile(blob, data, 0o644)
 	before = treeState(t, fx.dist)
-	_, err = Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame})
+	_, err = Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame, Level: testLevel})
 	if err == nil || !strings.Contains(err.Error(), "changed") {
 		t.Fatalf("re-signed a changed file: %v", err)
 	}
@@ -258,7 +258,7 @@ func TestReleaseFailureLeavesDir(t *testing.T) {
 	f.WriteAt([]byte("x"), 5<<20)
 	f.Close()
 	fresh := filepath.Join(t.TempDir(), "new")
-	_, err = Publish(context.Background(), []string{img}, Options{Key: fx.key, Out: fresh, FrameSize: testFrame})
+	_, err = Publish(context.Background(), []string{img}, Options{Key: fx.key, Out: fresh, FrameSize: testFrame, Level: testLevel})
 	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "manifest") {
 		t.Fatalf("released an image its manifest does not describe: %v", err)
 	}
@@ -271,7 +271,7 @@ func TestPrune(t *testing.T) {
 	if _, err := p.Pull(context.Background(), "testos-1", "", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame,
+	if _, err := Publish(context.Background(), []string{fx.img}, Options{Key: fx.key, Out: fx.dist, FrameSize: testFrame, Level: testLevel,
 		Now: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
