@@ -1,43 +1,97 @@
-// Package driver runs guests on a cooperative monitor. A Machine says what
-// to boot — kernel, cobd disks, cofs shares, memory, a command — and a
-// Monitor backend (driver/uml: User-mode Linux) boots it as a child
-// process; the subpackages hold the concerns shared by every backend:
-// configuration (config), the instance registry and image locks
-// (instance), the console (console), UML's control socket (mconsole) and
-// the network (net).
+// Package driver owns a guest's lifecycle, whatever monitor runs it: the
+// instance registry and image locks (driver/instance), the console server
+// (driver/console), the log, the start of the monitor process and the stop
+// sequence. A monitor is a Backend registered by name (driver/uml:
+// User-mode Linux), in the manner of lima's driver registry; the CLI names
+// none of them. One config.Config flows from the settings parser through
+// Prepare to the backend.
 package driver
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
+	"sync"
 
 	"github.com/colinux-ng/colinux/driver/config"
-	"github.com/colinux-ng/colinux/driver/x11"
 )
 
-// Machine is a guest to boot, whatever the backend.
-type Machine struct {
-	Name          string
-	Kernel        string // kernel binary
-	KernelVersion string // for /lib/modules/<version>
-	Modules       string // host directory of the kernel's modules; "" for none
-	Initramfs     string // coinit archive; unused when Initrd is set
-	Initrd        string // the user's own initrd instead of coinit
-	MemoryMiB     int
-	Root          string // guest root device
-	ReadOnly      bool   // mount the root read-only
-	SysfsReadOnly bool   // mount /sys read-only (see config.Config)
-	Disks         []config.Disk
-	Shares        []config.Share
-	NICs          []config.NIC
-	DNS           string // resolver for user-mode NICs, "host:port"; "" is the host's
-	KernelArgs    []string
-	Snapshot      bool     // writes go to throwaway copy-on-write files
-	Command       []string // run this and power off; empty boots /sbin/init
-	// X11, if not nil, offers the host's display to the guest through the
-	// first user-mode interface's gateway.
-	X11 *x11.Forwarder
+// Backend is a cooperative monitor.
+//
+// Run, Stop and Status get an Instance; the driver has made its directory,
+// holds its locks and runs the stop sequence (Stop graceful, then Stop
+// force, then SIGKILL to everything the monitor started).
+type Backend interface {
+	// Prepare checks cfg against what the monitor can do and fills in what
+	// it derives, before anything is started (User-mode Linux refuses
+	// more than one CPU, for one). It must not touch the host.
+	Prepare(cfg *config.Config) error
+	// Run boots the guest and returns when it has ended. It starts the
+	// monitor process through inst.Start, once, and reads the guest
+	// console into inst.Output. Run does not stop the guest on its own:
+	// when ctx is cancelled the driver stops it through Stop and Run
+	// returns once the process has ended.
+	Run(ctx context.Context, inst *Instance) (Result, error)
+	// Stop asks the guest to shut down: gracefully (the guest's init
+	// powers off) or, with force, at once. It returns when the request
+	// is delivered; the driver waits for the end. It may be called from
+	// another process than Run's, with only inst.Name and inst.Dir set.
+	Stop(ctx context.Context, inst *Instance, force bool) error
+	// Status reports whether the guest's monitor answers (nil), for an
+	// instance whose processes are alive. Same inst as for Stop.
+	Status(ctx context.Context, inst *Instance) error
+}
+
+// DefaultMonitor is the backend used when the configuration names none.
+const DefaultMonitor = "uml"
+
+var (
+	backendsMu sync.Mutex
+	backends   = map[string]Backend{}
+)
+
+// Register makes a backend available by name; backends register
+// themselves in init, and programs import the ones they offer.
+func Register(name string, b Backend) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	if _, dup := backends[name]; dup {
+		panic("driver: backend " + name + " registered twice")
+	}
+	backends[name] = b
+}
+
+// Monitors lists the registered backends.
+func Monitors() []string {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	names := make([]string, 0, len(backends))
+	for n := range backends {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Lookup returns the backend of that name ("" is DefaultMonitor).
+func Lookup(name string) (Backend, error) {
+	name = monitorName(&config.Config{Monitor: name})
+	backendsMu.Lock()
+	b, ok := backends[name]
+	backendsMu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown monitor %q (have: %v)", name, Monitors())
+	}
+	return b, nil
+}
+
+func monitorName(cfg *config.Config) string {
+	if cfg.Monitor == "" {
+		return DefaultMonitor
+	}
+	return cfg.Monitor
 }
 
 // DefaultMemoryMiB is the guest memory when mem= is not given.
@@ -79,43 +133,57 @@ func (e *GuestError) Error() string {
 
 func (e *GuestError) Unwrap() error { return e.Err }
 
-// Monitor is a cooperative monitor backend.
-type Monitor interface {
-	// Run boots the guest and returns when it has powered off. Cancelling
-	// ctx shuts the guest down gracefully, then forcibly after a grace
-	// period.
-	Run(ctx context.Context) (Result, error)
-}
-
-// Validate checks what does not need the host: a root disk, device
-// indices the backend can express.
-func (m *Machine) Validate() error {
-	if len(m.Disks) == 0 || m.Disks[0].Index != 0 {
-		if m.Initrd == "" {
-			return fmt.Errorf("no root image: give IMAGE or cobd0=")
+// Prepare checks cfg for every monitor — a root disk, usable images,
+// existing shares — makes host paths absolute, and lets the backend check
+// and complete it. It runs before the kernel is resolved.
+func Prepare(cfg *config.Config) error {
+	b, err := Lookup(cfg.Monitor)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Disks) == 0 || cfg.Disks[0].Index != 0 {
+		if cfg.Initrd == "" {
+			return errors.New("no root image: give IMAGE or cobd0=")
 		}
 	}
-	if len(m.Command) > 0 && m.Initrd != "" {
-		return fmt.Errorf("a command needs corun's own initramfs; drop initrd=")
+	if len(cfg.Command) > 0 && cfg.Initrd != "" {
+		return errors.New("a command needs corun's own initramfs; drop initrd=")
 	}
-	if m.X11 != nil {
-		if m.Initrd != "" {
-			return fmt.Errorf("x11 needs corun's own initramfs; drop initrd=")
+	if cfg.X11 {
+		if cfg.Initrd != "" {
+			return errors.New("x11 needs corun's own initramfs; drop initrd=")
 		}
-		if _, ok := m.X11NIC(); !ok {
-			return fmt.Errorf("x11 needs a user-mode interface (ethN=slirp)")
+		if len(cfg.NICs) == 0 {
+			cfg.NICs = []config.NIC{{Index: 0, Mode: config.Slirp}}
+		}
+		if _, ok := X11NIC(cfg); !ok {
+			return errors.New("x11 needs a user-mode interface (ethN=slirp)")
 		}
 	}
-	return nil
+	if err := checkDisks(cfg); err != nil {
+		return err
+	}
+	if err := checkShares(cfg); err != nil {
+		return err
+	}
+	return b.Prepare(cfg)
 }
 
 // X11NIC is the interface whose gateway offers the X display: the first
 // user-mode one.
-func (m *Machine) X11NIC() (config.NIC, bool) {
-	for _, n := range m.NICs {
+func X11NIC(cfg *config.Config) (config.NIC, bool) {
+	for _, n := range cfg.NICs {
 		if n.Mode == config.Slirp {
 			return n, true
 		}
 	}
 	return config.NIC{}, false
+}
+
+// Image returns cobd0's file, or "".
+func Image(cfg *config.Config) string {
+	if i := slices.IndexFunc(cfg.Disks, func(d config.Disk) bool { return d.Index == 0 }); i >= 0 {
+		return cfg.Disks[i].Path
+	}
+	return ""
 }

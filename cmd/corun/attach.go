@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/driver/instance"
 )
@@ -29,18 +29,17 @@ func attach(c *cli.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	rec, err := reg.Get(name)
-	if err != nil {
-		return err
-	}
-	sock := filepath.Join(rec.Dir, consoleSocket)
-	if _, err := os.Stat(sock); err != nil {
-		return fmt.Errorf("%s runs a command; its output goes to the corun that started it", name)
-	}
-	err = console.Attach(sock, os.Stdin, os.Stdout)
+	err = driver.Attach(reg, name, os.Stdin, os.Stdout)
 	if errors.Is(err, console.ErrDetached) {
 		fmt.Fprintf(os.Stderr, "\r\ncorun: detached from %s; `corun attach %s` reattaches, `corun stop %s` shuts it down\r\n", name, name, name)
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// The console closed: the guest ended. Say so if it did not power off.
+	if rec, err := reg.Get(name); err == nil && rec.State == instance.Dead {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s ended: %s; corun rm %s removes it", name, driver.DeadReason(rec.Reason), name)}
+	}
+	return nil
 }

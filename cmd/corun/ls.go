@@ -8,12 +8,13 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/instance"
 )
 
 var lsCommand = &cli.Command{
 	Name:  "ls",
-	Usage: "list running guests",
+	Usage: "list guests: running, starting, stopping, or dead (corun rm removes those)",
 	Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 	Action: func(c *cli.Context) error {
 		reg, err := instance.DefaultRegistry()
@@ -24,6 +25,9 @@ var lsCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
+		for i := range recs {
+			recs[i].State = driver.Status(c.Context, reg, recs[i])
+		}
 		if c.Bool("json") {
 			if recs == nil {
 				recs = []instance.Record{}
@@ -33,7 +37,11 @@ var lsCommand = &cli.Command{
 		w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "NAME\tPID\tIMAGE\tUPTIME\tSTATE")
 		for _, r := range recs {
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", r.Name, r.PID, r.Image, time.Since(r.Started).Round(time.Second), r.State)
+			uptime, state := time.Since(r.Started).Round(time.Second).String(), r.State
+			if r.State == instance.Dead {
+				uptime, state = "-", "dead: "+driver.DeadReason(r.Reason)
+			}
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", r.Name, r.PID, r.Image, uptime, state)
 		}
 		return w.Flush()
 	},

@@ -1,5 +1,6 @@
-// Command corun boots cobd images on the cooperative monitor (User-mode
-// Linux), with coLinux's key=value configuration.
+// Command corun boots cobd images on a cooperative monitor (User-mode
+// Linux), with coLinux's key=value configuration. It parses flags and
+// settings; the driver package runs the guest.
 package main
 
 import (
@@ -11,6 +12,9 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/colinux-ng/colinux/driver"
+	_ "github.com/colinux-ng/colinux/driver/uml" // the monitors corun offers
 )
 
 // exitError ends corun with a status: the guest command's, or
@@ -31,13 +35,14 @@ func (e *exitError) Error() string {
 const exitFailure = 125
 
 func main() {
+	driver.MaybeInit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := &cli.App{
 		Name:                 "corun",
 		Usage:                "boot cobd images on User-mode Linux, coLinux style",
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{runCommand, lsCommand, stopCommand, attachCommand, kernelCommand},
+		Commands:             []*cli.Command{runCommand, lsCommand, stopCommand, rmCommand, attachCommand, kernelCommand, superviseCommand},
 	}
 	err := app.RunContext(ctx, os.Args)
 	var ee *exitError

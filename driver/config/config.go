@@ -31,13 +31,21 @@ type Share struct {
 	ReadOnly bool
 }
 
-// Config is the result of reading every source.
+// Config is a guest: what the settings say, what corun's flags add and
+// what corun resolves before boot. The same value flows from the parser
+// through the background supervisor (as JSON) to the monitor backend.
 type Config struct {
-	Kernel    string // guest kernel binary; "" means the cached runtime kernel
-	Initrd    string // an initrd of the user's own instead of coinit
-	Root      string // guest root device; cobd.RootDevice by default
-	MemoryMiB int    // 0 means the default
-	ReadOnly  bool   // mount the root read-only ("ro")
+	Name    string // instance name; "" lets the driver make one from cobd0
+	Monitor string // backend, as registered with driver.Register; "" is "uml"
+
+	Kernel        string // guest kernel binary; "" means the cached runtime kernel
+	KernelVersion string // resolved: the kernel's release, for /lib/modules/<version>
+	Modules       string // resolved: host directory of the kernel's modules; "" for none
+	Initramfs     string // resolved: corun's coinit archive; unused when Initrd is set
+	Initrd        string // an initrd of the user's own instead of coinit
+	Root          string // guest root device; cobd.RootDevice by default
+	MemoryMiB     int    // 0 means the default
+	ReadOnly      bool   // mount the root read-only ("ro")
 	// SysfsReadOnly mounts the guest's /sys read-only ("sysfs=ro"). systemd
 	// then boots as in a container: no udev, no device units. Under UML
 	// nothing is hot-plugged, and udev's coldplug is seconds of boot.
@@ -51,6 +59,11 @@ type Config struct {
 	KernelArgs []string
 	// Warnings name settings that are accepted but have no effect.
 	Warnings []string
+
+	// From corun's flags.
+	Snapshot bool     // writes go to throwaway copy-on-write files
+	DNS      string   // resolver for user-mode NICs, "host:port"; "" is the host's
+	Command  []string // run this and power off; empty boots the guest's init
 }
 
 // MaxShares is how many cofsN directories coLinux allowed: cofs0…cofs31.

@@ -52,6 +52,8 @@ func (f Forward) String() string { return fmt.Sprintf("%s->%d/%s", f.Listen(), f
 //
 //	slirp[,MAC][,tcp:HOST:GUEST[:COUNT]/udp:HOST:GUEST…]
 //	tuntap[,IFNAME][,MAC]
+//
+// The MAC of slirp may be left out altogether: "slirp,tcp:8080:80".
 func parseNIC(n int, value string) (NIC, error) {
 	parts := strings.Split(value, ",")
 	nic := NIC{Index: n, Mode: NetMode(parts[0])}
@@ -68,7 +70,14 @@ func parseNIC(n int, value string) (NIC, error) {
 	switch nic.Mode {
 	case Slirp:
 		mac = field(1)
-		if r := field(2); r != "" {
+		redirects := field(2)
+		if isRedirect(mac) {
+			if len(parts) > 2 {
+				return nic, fmt.Errorf("eth%d: port forwards come last: slirp[,MAC][,tcp:HOST:GUEST/…]", n)
+			}
+			mac, redirects = "", mac
+		}
+		if r := redirects; r != "" {
 			for _, spec := range strings.Split(r, "/") {
 				fw, err := parseRedirect(spec)
 				if err != nil {
@@ -96,6 +105,12 @@ func parseNIC(n int, value string) (NIC, error) {
 		nic.MAC = hw
 	}
 	return nic, nil
+}
+
+// isRedirect tells a port forward list from a MAC address: a MAC never
+// starts with a protocol name.
+func isRedirect(s string) bool {
+	return strings.HasPrefix(s, "tcp:") || strings.HasPrefix(s, "udp:")
 }
 
 // parseRedirect reads coLinux's "tcp:HOST:GUEST[:COUNT]": COUNT

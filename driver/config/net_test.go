@@ -20,6 +20,13 @@ func TestNICs(t *testing.T) {
 		{"eth0=slirp,,tcp:8000:80:3", NIC{Index: 0, Mode: Slirp, Forwards: []Forward{
 			{Proto: "tcp", HostPort: 8000, GuestPort: 80}, {Proto: "tcp", HostPort: 8001, GuestPort: 81},
 			{Proto: "tcp", HostPort: 8002, GuestPort: 82}}}},
+		// The README's form: forwards without the MAC field.
+		{"eth0=slirp,tcp:8080:80", NIC{Index: 0, Mode: Slirp, Forwards: []Forward{
+			{Proto: "tcp", HostPort: 8080, GuestPort: 80}}}},
+		{"eth0=slirp,udp:5353:53/tcp:2222:22", NIC{Index: 0, Mode: Slirp, Forwards: []Forward{
+			{Proto: "udp", HostPort: 5353, GuestPort: 53}, {Proto: "tcp", HostPort: 2222, GuestPort: 22}}}},
+		{"eth0=slirp,02:00:00:00:00:07,tcp:8080:80", NIC{Index: 0, Mode: Slirp, MAC: mac, Forwards: []Forward{
+			{Proto: "tcp", HostPort: 8080, GuestPort: 80}}}},
 		{"eth0=tuntap", NIC{Index: 0, Mode: TAP}},
 		{`eth2=tuntap,"linux-tap",02:00:00:00:00:07`, NIC{Index: 2, Mode: TAP, Device: "linux-tap", MAC: mac}},
 	} {
@@ -45,6 +52,8 @@ func TestNICErrors(t *testing.T) {
 		{"eth0=slirp,,tcp:65535:22:2", "past 65535"},
 		{"eth0=tuntap,a-very-long-interface-name", "not a network interface name"},
 		{"eth0=slirp,,,", "too many fields"},
+		{"eth0=slirp,tcp:8080:80,02:00:00:00:00:07", "port forwards come last"},
+		{"eth0=slirp,tcp:8080", "bad redirection"},
 	} {
 		_, err := Parse([]string{tc.arg})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -1,6 +1,11 @@
-// Package instance is the registry of running guests — one directory per
-// instance holding its state, the monitor's sockets and scratch files —
-// and the locks that keep two guests off one image.
+// Package instance is the registry of guests — one directory per instance
+// holding its state, the monitor's sockets and scratch files — and the
+// locks that keep two guests off one image.
+//
+// An instance is alive exactly as long as its lock file is locked: the
+// corun that runs it takes the lock and hands it to the monitor process,
+// so the lock ends with the last of them, however they end. An instance
+// whose lock is free is dead, whatever its state file says.
 package instance
 
 import (
@@ -11,8 +16,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/colinux-ng/colinux/internal/atomicfile"
 )
@@ -22,17 +28,23 @@ const (
 	Starting = "starting"
 	Running  = "running"
 	Stopping = "stopping"
+	// Dead is an instance whose processes are gone but whose directory
+	// is left: its corun was killed, or the guest ended unexpectedly
+	// while in the background. corun rm (or stop) removes it.
+	Dead = "dead"
 )
 
 // Record is what the registry knows about an instance.
 type Record struct {
 	Name    string    `json:"name"`
-	PID     int       `json:"pid"`     // the guest kernel process
+	Monitor string    `json:"monitor"` // the backend running it
+	PID     int       `json:"pid"`     // the monitor process
 	Owner   int       `json:"owner"`   // the corun process running it
 	Image   string    `json:"image"`   // cobd0
 	Started time.Time `json:"started"` // when the guest was started
 	State   string    `json:"state"`
-	Dir     string    `json:"-"` // the instance directory
+	Reason  string    `json:"reason,omitempty"` // how a dead instance ended, when known
+	Dir     string    `json:"-"`                // the instance directory
 }
 
 // Registry is a directory of instances.
@@ -57,36 +69,94 @@ func DefaultRegistry() (Registry, error) {
 var (
 	ErrExists   = errors.New("an instance of that name is running")
 	ErrNotFound = errors.New("no such instance")
+	ErrAlive    = errors.New("instance is running")
 )
 
 // validName keeps names usable as UML's umid and as a directory name.
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$`)
 
-const stateFile = "state.json"
+const (
+	stateFile = "state.json"
+	lockFile  = "lock"
+)
 
-// Create claims name for a new instance and returns its directory. A
-// leftover of a killed instance of that name is cleaned up first.
-func (r Registry) Create(name string) (string, error) {
-	if !validName.MatchString(name) {
-		return "", fmt.Errorf("instance name %q: use up to 48 letters, digits, '.', '_' or '-'", name)
+// Claim is a live instance's hold on its name and directory.
+type Claim struct {
+	Name, Dir string
+	lock      *os.File
+}
+
+// Lock is the file whose lock keeps the instance alive; give it to every
+// process of the instance.
+func (c *Claim) Lock() *os.File { return c.lock }
+
+// Release ends the instance: its directory is removed, or, with keep,
+// left for corun ls to show as dead.
+func (c *Claim) Release(keep bool) {
+	if !keep {
+		os.RemoveAll(c.Dir)
 	}
-	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
-		return "", err
+	c.lock.Close()
+}
+
+// Create claims name for a new instance. The leftovers of a dead instance
+// of that name are removed first.
+func (r Registry) Create(name string) (*Claim, error) {
+	if !validName.MatchString(name) {
+		return nil, fmt.Errorf("instance name %q: use up to 48 letters, digits, '.', '_' or '-'", name)
 	}
 	dir := filepath.Join(r.Dir, name)
-	if err := os.Mkdir(dir, 0o700); err == nil {
-		return dir, nil
-	} else if !os.IsExist(err) {
-		return "", err
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
 	}
-	if rec, err := r.Get(name); err == nil {
-		return "", fmt.Errorf("%s (pid %d): %w", rec.Name, rec.PID, ErrExists)
+	lock, err := lockDir(dir)
+	if err != nil {
+		if errors.Is(err, ErrAlive) {
+			if rec, gerr := r.Get(name); gerr == nil && rec.PID > 0 {
+				return nil, fmt.Errorf("%s (pid %d): %w", name, rec.PID, ErrExists)
+			}
+			return nil, fmt.Errorf("%s: %w", name, ErrExists)
+		}
+		return nil, err
 	}
-	// Get removed it as stale, or another corun is creating it right now.
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return "", fmt.Errorf("%s: %w", name, ErrExists)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		lock.Close()
+		return nil, err
 	}
-	return dir, nil
+	for _, e := range entries {
+		if e.Name() != lockFile {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	return &Claim{Name: name, Dir: dir, lock: lock}, nil
+}
+
+// lockDir takes the instance lock of dir, or fails with ErrAlive.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrAlive
+		}
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
+// alive reports whether some process holds the instance lock of dir.
+func alive(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, lockFile))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+	return errors.Is(err, unix.EWOULDBLOCK)
 }
 
 // Save writes the instance's state.
@@ -102,39 +172,46 @@ func (r Registry) Save(rec Record) error {
 	return f.Commit()
 }
 
-// Remove deletes an instance's directory.
+// Remove deletes a dead instance; a live one is refused with ErrAlive.
 func (r Registry) Remove(name string) error {
-	return os.RemoveAll(filepath.Join(r.Dir, name))
+	dir := filepath.Join(r.Dir, name)
+	if !validName.MatchString(name) {
+		return fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer lock.Close()
+	return os.RemoveAll(dir)
 }
 
-// startGrace is how long an instance may exist without a state file.
-const startGrace = time.Minute
-
-// Get returns a live instance. An instance whose processes are gone —
-// killed corun, crashed host process — is removed and reported missing.
+// Get returns an instance, live or dead. The state of an instance whose
+// lock is free is Dead.
 func (r Registry) Get(name string) (Record, error) {
 	dir := filepath.Join(r.Dir, name)
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if err != nil {
-		if fi, serr := os.Stat(dir); serr == nil && time.Since(fi.ModTime()) > startGrace {
-			os.RemoveAll(dir) // never got as far as saving its state
-		}
+	if !validName.MatchString(name) {
 		return Record{}, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
-	var rec Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		os.RemoveAll(dir)
+	if _, err := os.Stat(dir); err != nil {
 		return Record{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	rec := Record{Name: name, State: Starting}
+	if data, err := os.ReadFile(filepath.Join(dir, stateFile)); err == nil {
+		json.Unmarshal(data, &rec) // a torn record still names a dead instance
+		rec.Name = name
 	}
 	rec.Dir = dir
-	if !Alive(rec.Owner) && !Alive(rec.PID) {
-		os.RemoveAll(dir)
-		return Record{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+	if !alive(dir) {
+		rec.State = Dead
 	}
 	return rec, nil
 }
 
-// List returns the live instances by name, cleaning up stale ones.
+// List returns every instance by name, dead ones included.
 func (r Registry) List() ([]Record, error) {
 	entries, err := os.ReadDir(r.Dir)
 	if err != nil && !os.IsNotExist(err) {
@@ -148,13 +225,4 @@ func (r Registry) List() ([]Record, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-// Alive reports whether process pid exists.
-func Alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || err == syscall.EPERM
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/x11"
 	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
@@ -34,14 +35,14 @@ func shareName(n int) string { return fmt.Sprintf("cofs%d", n) }
 func cowFile(dir string, n int) string { return filepath.Join(dir, fmt.Sprintf("cobd%d.cow", n)) }
 
 // args returns the kernel command line for m, with dir as the instance
-// directory and umid as UML's machine id.
-func args(m *driver.Machine, dir, umid string) []string {
+// directory; the instance name is UML's machine id.
+func args(m *config.Config, dir string, display *x11.Forwarder) []string {
 	mem := m.MemoryMiB
 	if mem == 0 {
 		mem = driver.DefaultMemoryMiB
 	}
 	a := []string{
-		"umid=" + umid,
+		"umid=" + m.Name,
 		"uml_dir=" + dir,
 		"mem=" + strconv.Itoa(mem) + "M",
 		"hostfs=" + filepath.Join(dir, hostfsDir),
@@ -73,7 +74,7 @@ func args(m *driver.Machine, dir, umid string) []string {
 			a = append(a, "ro")
 		}
 	} else {
-		a = append(a, "initrd="+m.Initramfs, coinitConfig(m).KernelArg())
+		a = append(a, "initrd="+m.Initramfs, coinitConfig(m, display).KernelArg())
 	}
 	if len(m.Command) > 0 {
 		// Kernel messages go to the status line, which corun logs, so the
@@ -83,7 +84,7 @@ func args(m *driver.Machine, dir, umid string) []string {
 	return append(a, m.KernelArgs...)
 }
 
-func coinitConfig(m *driver.Machine) coinit.Config {
+func coinitConfig(m *config.Config, display *x11.Forwarder) coinit.Config {
 	c := coinit.Config{Root: m.Root, ReadOnly: m.ReadOnly, SysfsReadOnly: m.SysfsReadOnly, Command: m.Command}
 	for _, nic := range m.NICs {
 		if nic.Mode == config.Slirp && len(m.Command) > 0 {
@@ -101,8 +102,8 @@ func coinitConfig(m *driver.Machine) coinit.Config {
 	for _, s := range m.Shares {
 		c.Shares = append(c.Shares, coinit.Share{Source: shareName(s.Index), Target: s.Target, ReadOnly: s.ReadOnly})
 	}
-	if m.X11 != nil {
-		c.X11 = m.X11.GuestDisplay()
+	if display != nil {
+		c.X11 = display.GuestDisplay()
 	}
 	return c
 }

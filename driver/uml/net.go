@@ -15,14 +15,14 @@ import (
 // directory.
 func nicSocket(dir string, n int) string { return filepath.Join(dir, fmt.Sprintf("eth%d.sock", n)) }
 
-func nicMAC(m *driver.Machine, nic config.NIC) net.HardwareAddr {
+func nicMAC(m *config.Config, nic config.NIC) net.HardwareAddr {
 	if nic.MAC != nil {
 		return nic.MAC
 	}
 	return conet.MAC(m.Name, nic.Index)
 }
 
-func tapName(m *driver.Machine, nic config.NIC) string {
+func tapName(m *config.Config, nic config.NIC) string {
 	if nic.Device != "" {
 		return nic.Device
 	}
@@ -31,7 +31,7 @@ func tapName(m *driver.Machine, nic config.NIC) string {
 
 // nicArgs plug each interface into its network through UML's vector
 // driver (see driver/net for the framing); coinit renames vecN to ethN.
-func nicArgs(m *driver.Machine, dir string) []string {
+func nicArgs(m *config.Config, dir string) []string {
 	var a []string
 	for _, nic := range m.NICs {
 		var transport string
@@ -49,8 +49,8 @@ func nicArgs(m *driver.Machine, dir string) []string {
 // startNetworks brings up the host side of every interface before the
 // guest boots. stop tears them down once the guest is gone; until then
 // the networks outlive ctx, so a guest shutting down keeps its network.
-func (u *Monitor) startNetworks() (stop func(), err error) {
-	m := u.Machine
+func startNetworks(inst *driver.Instance) (stop func(), err error) {
+	m := inst.Config
 	ctx, cancel := context.WithCancel(context.Background())
 	var closers []func() error
 	stop = func() {
@@ -59,16 +59,16 @@ func (u *Monitor) startNetworks() (stop func(), err error) {
 			c()
 		}
 	}
-	x11NIC, _ := m.X11NIC()
+	x11NIC, _ := driver.X11NIC(m)
 	for _, nic := range m.NICs {
 		switch nic.Mode {
 		case config.Slirp:
 			cfg := conet.UserConfig{
-				Socket: nicSocket(u.Dir, nic.Index), MAC: nicMAC(m, nic),
+				Socket: nicSocket(inst.Dir, nic.Index), MAC: nicMAC(m, nic),
 				Forwards: nic.Forwards, DNS: m.DNS,
 			}
-			if m.X11 != nil && nic.Index == x11NIC.Index {
-				cfg.Services = append(cfg.Services, m.X11.Service())
+			if inst.X11 != nil && nic.Index == x11NIC.Index {
+				cfg.Services = append(cfg.Services, inst.X11.Service())
 			}
 			un, err := conet.Listen(cfg)
 			if err != nil {
@@ -77,8 +77,8 @@ func (u *Monitor) startNetworks() (stop func(), err error) {
 			}
 			closers = append(closers, un.Close)
 			go func(n int) {
-				if err := un.Serve(ctx); err != nil && ctx.Err() == nil && u.Log != nil {
-					fmt.Fprintf(u.Log, "corun: eth%d: %v\n", n, err)
+				if err := un.Serve(ctx); err != nil && ctx.Err() == nil {
+					fmt.Fprintf(inst.Log, "corun: eth%d: %v\n", n, err)
 				}
 			}(nic.Index)
 		case config.TAP:

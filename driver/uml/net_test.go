@@ -18,7 +18,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 
-	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
@@ -108,7 +107,7 @@ wget -q -O - http://%s:%d/
 nslookup guest-test.colinux
 echo published-ok | nc -l -p 8080
 `, conet.Gateway, httpPort)
-	m := &driver.Machine{
+	m := &config.Config{
 		Disks: []config.Disk{{Index: 0, Path: img}},
 		NICs: []config.NIC{{Index: 0, Mode: config.Slirp,
 			Forwards: []config.Forward{{Proto: "tcp", HostPort: published, GuestPort: 8080}}}},
@@ -201,7 +200,7 @@ echo tap-ok | nc -l -p 8080
 		}
 		got <- line
 	}()
-	res, out, err := boot(t, &driver.Machine{
+	res, out, err := boot(t, &config.Config{
 		Disks:   []config.Disk{{Index: 0, Path: netImage(t)}},
 		NICs:    []config.NIC{{Index: 0, Mode: config.TAP, Device: "cotest0"}},
 		Command: []string{"sh", "-c", script},

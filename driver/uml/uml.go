@@ -14,53 +14,62 @@ import (
 	"time"
 
 	"github.com/colinux-ng/colinux/driver"
+	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/driver/mconsole"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
 
-// Monitor boots one Machine under User-mode Linux. It implements
-// driver.Monitor.
-type Monitor struct {
-	Machine *driver.Machine
-	// Dir is the instance directory: UML's uml_dir, the hostfs root and
-	// the snapshot COW files live there. It must exist.
-	Dir string
-	// Output receives the guest console; Input, if not nil, feeds it.
-	Output io.Writer
-	Input  io.Reader
-	// Log, if not nil, receives the console and the kernel's own output.
-	Log io.Writer
-	// Inherit are files the guest process keeps open for its whole life,
-	// such as the image locks, so they outlive a killed corun.
-	Inherit []*os.File
-	// Started is called with the guest process once it runs.
-	Started func(pid int)
-	// StopTimeout is how long a graceful stop may take before the guest
-	// is halted; zero means DefaultStopTimeout.
-	StopTimeout time.Duration
-}
+// Name is the backend's name in the driver registry.
+const Name = "uml"
 
-// DefaultStopTimeout bounds a graceful shutdown.
-const DefaultStopTimeout = 10 * time.Second
+func init() { driver.Register(Name, Backend{}) }
+
+// Backend runs guests under User-mode Linux. It implements
+// driver.Backend; its stop and status requests go through mconsole.
+type Backend struct{}
+
+// Prepare checks what User-mode Linux cannot do.
+func (Backend) Prepare(cfg *config.Config) error {
+	for _, nic := range cfg.NICs {
+		if nic.Mode != config.Slirp && nic.Mode != config.TAP {
+			return fmt.Errorf("eth%d: User-mode Linux has no %q network", nic.Index, nic.Mode)
+		}
+	}
+	return nil
+}
 
 // MconsolePath returns the mconsole socket of the instance in dir.
 func MconsolePath(dir, umid string) string { return filepath.Join(dir, umid, "mconsole") }
 
+// Stop sends Ctrl-Alt-Del (coinit and init systems turn it into a clean
+// shutdown) or, with force, halt.
+func (Backend) Stop(ctx context.Context, inst *driver.Instance, force bool) error {
+	req := "cad"
+	if force {
+		req = "halt"
+	}
+	_, err := mconsole.Do(ctx, MconsolePath(inst.Dir, inst.Name), req)
+	return err
+}
+
+// Status asks the kernel its version through mconsole.
+func (Backend) Status(ctx context.Context, inst *driver.Instance) error {
+	_, err := mconsole.Do(ctx, MconsolePath(inst.Dir, inst.Name), "version")
+	return err
+}
+
 // tailBytes of console output are kept for error reports.
 const tailBytes = 16 << 10
 
-func (u *Monitor) umid() string { return u.Machine.Name }
-
-// Run boots the guest and waits for it to power off. Cancelling ctx stops
-// it: gracefully through mconsole, then by force after StopTimeout.
-func (u *Monitor) Run(ctx context.Context) (driver.Result, error) {
-	m := u.Machine
-	if err := u.prepareHostfs(); err != nil {
+// Run boots the guest and waits for it to power off.
+func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, error) {
+	cfg := inst.Config
+	if err := prepareHostfs(inst); err != nil {
 		return driver.Result{}, err
 	}
-	defer u.cleanup()
-	stopNetworks, err := u.startNetworks()
+	defer cleanup(inst)
+	stopNetworks, err := startNetworks(inst)
 	if err != nil {
 		return driver.Result{}, err
 	}
@@ -79,41 +88,36 @@ func (u *Monitor) Run(ctx context.Context) (driver.Result, error) {
 	}
 	defer statusR.Close()
 
-	tail := console.NewTail(tailBytes)
-	logw := io.Writer(tail)
-	if u.Log != nil {
-		logw = io.MultiWriter(tail, u.Log)
-	}
-	argm, err := u.withX11Initramfs()
+	boot, err := withX11Initramfs(inst)
 	if err != nil {
 		conGuest.Close()
 		statusW.Close()
 		return driver.Result{}, err
 	}
-	cmd := exec.Command(m.Kernel, args(argm, u.Dir, u.umid())...)
-	cmd.Stdout, cmd.Stderr = logw, logw
-	cmd.ExtraFiles = append([]*os.File{conGuest, statusW}, u.Inherit...)
-	// Its own process group: Ctrl-C at the terminal is corun's to handle.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
+	tail := console.NewTail(tailBytes)
+	logw := io.MultiWriter(tail, inst.Log)
+	proc, err := inst.Start(driver.Process{
+		Path: cfg.Kernel, Args: args(boot, inst.Dir, inst.X11),
+		Stdout: logw, Stderr: logw,
+		ExtraFiles: []*os.File{conGuest, statusW}, // fdConsole, fdStatus
+	})
 	conGuest.Close()
 	statusW.Close()
+	if errors.Is(err, driver.ErrStopped) {
+		return driver.Result{}, nil
+	}
 	if err != nil {
 		return driver.Result{}, &driver.GuestError{Err: driver.ErrKernelStart, Msg: err.Error()}
-	}
-	if u.Started != nil {
-		u.Started(cmd.Process.Pid)
 	}
 
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go func() {
 		defer readers.Done()
-		out := io.MultiWriter(u.Output, logw)
-		io.Copy(out, conHost)
+		io.Copy(io.MultiWriter(inst.Output, logw), conHost)
 	}()
-	if u.Input != nil {
-		go io.Copy(conHost, u.Input)
+	if inst.Input != nil {
+		go io.Copy(conHost, inst.Input)
 	}
 	var events []coinit.Event
 	go func() {
@@ -127,18 +131,9 @@ func (u *Monitor) Run(ctx context.Context) (driver.Result, error) {
 			}
 		}
 	}()
-
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var waitErr error
-	stopped := false
-	select {
-	case waitErr = <-exited:
-	case <-ctx.Done():
-		stopped = true
-		waitErr = u.stop(exited, cmd.Process.Pid)
-	}
-	// The guest's helper processes may hold the console a moment longer.
+	waitErr := proc.Wait()
+	// Everything that held the console has ended with the process
+	// group; what is left in the pipes is read to the end.
 	drained := make(chan struct{})
 	go func() { readers.Wait(); close(drained) }()
 	select {
@@ -148,39 +143,12 @@ func (u *Monitor) Run(ctx context.Context) (driver.Result, error) {
 		statusR.Close()
 		<-drained
 	}
-	return u.result(events, waitErr, stopped, tail)
+	return result(cfg, events, waitErr, ctx.Err() != nil, tail)
 }
 
-// stop shuts the guest down: Ctrl-Alt-Del through mconsole (coinit and
-// init systems turn it into a clean shutdown), then halt, then SIGKILL.
-func (u *Monitor) stop(exited <-chan error, pid int) error {
-	timeout := u.StopTimeout
-	if timeout == 0 {
-		timeout = DefaultStopTimeout
-	}
-	sock := MconsolePath(u.Dir, u.umid())
-	steps := []struct {
-		request string
-		wait    time.Duration
-	}{{"cad", timeout}, {"halt", 2 * time.Second}}
-	for _, s := range steps {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		mconsole.Do(ctx, sock, s.request)
-		cancel()
-		select {
-		case err := <-exited:
-			return err
-		case <-time.After(s.wait):
-		}
-	}
-	// The whole group: UML's helpers and guest processes too.
-	syscall.Kill(-pid, syscall.SIGKILL)
-	return <-exited
-}
-
-// result interprets how the guest ended.
-func (u *Monitor) result(events []coinit.Event, waitErr error, stopped bool, tail *console.Tail) (driver.Result, error) {
-	m := u.Machine
+// result interprets how the guest ended; stopped is a guest stopped by
+// the driver.
+func result(cfg *config.Config, events []coinit.Event, waitErr error, stopped bool, tail *console.Tail) (driver.Result, error) {
 	fail := func(sentinel error, msg string) (driver.Result, error) {
 		return driver.Result{}, &driver.GuestError{Err: sentinel, Msg: msg, Tail: tail.Lines(20)}
 	}
@@ -198,15 +166,19 @@ func (u *Monitor) result(events []coinit.Event, waitErr error, stopped bool, tai
 	if stopped {
 		return driver.Result{}, nil
 	}
-	if m.Initrd == "" && !up {
+	if cfg.Initrd == "" && !up {
 		msg := "the kernel exited before coinit ran"
 		if waitErr != nil {
 			msg = fmt.Sprintf("%s (%v)", msg, waitErr)
 		}
 		return fail(driver.ErrKernelStart, msg)
 	}
-	if len(m.Command) > 0 {
-		return fail(driver.ErrGuestCrash, "the guest ended before the command reported its exit status")
+	if len(cfg.Command) > 0 {
+		msg := "the guest ended before the command reported its exit status"
+		if waitErr != nil {
+			msg = fmt.Sprintf("%s (%v)", msg, waitErr)
+		}
+		return fail(driver.ErrGuestCrash, msg)
 	}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) {
@@ -215,17 +187,16 @@ func (u *Monitor) result(events []coinit.Event, waitErr error, stopped bool, tai
 	return driver.Result{}, waitErr
 }
 
-// withX11Initramfs returns the machine to boot: for an X11 guest, one
-// whose initramfs also carries the guest's Xauthority (see
+// withX11Initramfs returns the configuration to boot: for an X11 guest,
+// one whose initramfs also carries the guest's Xauthority (see
 // initramfs.Extend), written to the instance directory.
-func (u *Monitor) withX11Initramfs() (*driver.Machine, error) {
-	m := u.Machine
-	if m.X11 == nil {
-		return m, nil
+func withX11Initramfs(inst *driver.Instance) (*config.Config, error) {
+	if inst.X11 == nil {
+		return inst.Config, nil
 	}
-	withAuth := *m
-	withAuth.Initramfs = filepath.Join(u.Dir, x11Initramfs)
-	if err := m.X11.Initramfs(withAuth.Initramfs, m.Initramfs); err != nil {
+	withAuth := *inst.Config
+	withAuth.Initramfs = filepath.Join(inst.Dir, x11Initramfs)
+	if err := inst.X11.Initramfs(withAuth.Initramfs, inst.Config.Initramfs); err != nil {
 		return nil, err
 	}
 	return &withAuth, nil
@@ -233,10 +204,10 @@ func (u *Monitor) withX11Initramfs() (*driver.Machine, error) {
 
 // prepareHostfs fills the hostfs root with links to what the guest may
 // reach: the kernel modules and each cofs share. hostfs resolves paths on
-// the host, so a link there leads to its target, while the guest cannot
-// name anything else below the root.
-func (u *Monitor) prepareHostfs() error {
-	root := filepath.Join(u.Dir, hostfsDir)
+// the host, so a link there leads to its target; on its own this is no
+// boundary (the guest can name any host path in its mount options).
+func prepareHostfs(inst *driver.Instance) error {
+	root := filepath.Join(inst.Dir, hostfsDir)
 	if err := os.RemoveAll(root); err != nil {
 		return err
 	}
@@ -244,15 +215,11 @@ func (u *Monitor) prepareHostfs() error {
 		return err
 	}
 	links := map[string]string{}
-	if u.Machine.Modules != "" {
-		links[modulesDir] = u.Machine.Modules
+	if inst.Config.Modules != "" {
+		links[modulesDir] = inst.Config.Modules
 	}
-	for _, s := range u.Machine.Shares {
-		dir, err := filepath.Abs(s.Path)
-		if err != nil {
-			return err
-		}
-		links[shareName(s.Index)] = dir
+	for _, s := range inst.Config.Shares {
+		links[shareName(s.Index)] = s.Path
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
@@ -263,13 +230,13 @@ func (u *Monitor) prepareHostfs() error {
 }
 
 // cleanup removes what Run made in the instance directory.
-func (u *Monitor) cleanup() {
-	os.RemoveAll(filepath.Join(u.Dir, hostfsDir))
-	os.RemoveAll(filepath.Join(u.Dir, u.umid()))
-	os.Remove(filepath.Join(u.Dir, x11Initramfs))
-	for _, d := range u.Machine.Disks {
-		if u.Machine.Snapshot {
-			os.Remove(cowFile(u.Dir, d.Index))
+func cleanup(inst *driver.Instance) {
+	os.RemoveAll(filepath.Join(inst.Dir, hostfsDir))
+	os.RemoveAll(filepath.Join(inst.Dir, inst.Name))
+	os.Remove(filepath.Join(inst.Dir, x11Initramfs))
+	if inst.Config.Snapshot {
+		for _, d := range inst.Config.Disks {
+			os.Remove(cowFile(inst.Dir, d.Index))
 		}
 	}
 }

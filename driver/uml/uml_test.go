@@ -12,19 +12,27 @@ import (
 
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
+	"github.com/colinux-ng/colinux/driver/x11"
 	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime/initramfs"
 )
 
-// boot runs m to the end with the installed kernel and the embedded coinit, returning the result and the console output.
-func boot(t *testing.T, m *driver.Machine) (driver.Result, string, error) {
-	t.Helper()
-	return bootWith(t, m, "")
+func TestMain(m *testing.M) {
+	driver.MaybeInit() // the monitor's PID 1 is this binary, re-executed
+	os.Exit(m.Run())
 }
 
-// bootWith boots with another kernel binary, if not "".
-func bootWith(t *testing.T, m *driver.Machine, kernel string) (driver.Result, string, error) {
+// boot runs m to the end with the installed kernel and the embedded coinit, returning the result and the console output.
+func boot(t *testing.T, m *config.Config) (driver.Result, string, error) {
+	t.Helper()
+	return bootWith(t, m, "", nil)
+}
+
+// bootWith boots with another kernel binary, if not "", through the
+// driver, as corun does.
+func bootWith(t *testing.T, m *config.Config, kernel string, display *x11.Forwarder) (driver.Result, string, error) {
 	t.Helper()
 	k := umltest.InstalledKernel(t)
 	if kernel != "" {
@@ -43,6 +51,10 @@ func bootWith(t *testing.T, m *driver.Machine, kernel string) (driver.Result, st
 	if m.Name == "" {
 		m.Name = strings.ReplaceAll(t.Name(), "/", "-")
 	}
+	if err := driver.Prepare(m); err != nil {
+		t.Fatal(err)
+	}
+	// A short path keeps UML's socket names within the unix limit.
 	dir, err := os.MkdirTemp("", "uml")
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +64,7 @@ func bootWith(t *testing.T, m *driver.Machine, kernel string) (driver.Result, st
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	res, err := (&Monitor{Machine: m, Dir: dir, Output: &out}).Run(ctx)
+	res, err := driver.Run(ctx, m, driver.Options{Registry: instance.Registry{Dir: dir}, Output: &out, X11: display})
 	t.Logf("boot took %v", time.Since(start))
 	return res, out.String(), err
 }
@@ -61,7 +73,7 @@ func TestCommandExitStatus(t *testing.T) {
 	t.Parallel()
 	img := umltest.Image(t, t.TempDir(), nil)
 	for _, code := range []string{"0", "3"} {
-		res, out, err := boot(t, &driver.Machine{
+		res, out, err := boot(t, &config.Config{
 			Disks:   []config.Disk{{Index: 0, Path: img}},
 			Command: []string{"sh", "-c", "echo hello from $(uname -s); exit " + code},
 		})
@@ -80,7 +92,7 @@ func TestCommandExitStatus(t *testing.T) {
 func TestReadOnlyDisk(t *testing.T) {
 	t.Parallel()
 	img := umltest.Image(t, t.TempDir(), nil)
-	res, out, err := boot(t, &driver.Machine{
+	res, out, err := boot(t, &config.Config{
 		Disks:   []config.Disk{{Index: 0, Path: img, ReadOnly: true}},
 		Command: []string{"sh", "-c", "touch /written && echo WROTE; dd if=/dev/zero of=" + cobd.RootDevice + " count=1 2>/dev/null && echo RAW"},
 	})
@@ -98,7 +110,7 @@ func TestSysfsMode(t *testing.T) {
 	t.Parallel()
 	img := umltest.Image(t, t.TempDir(), nil)
 	for _, ro := range []bool{false, true} {
-		res, out, err := boot(t, &driver.Machine{
+		res, out, err := boot(t, &config.Config{
 			Disks:         []config.Disk{{Index: 0, Path: img, ReadOnly: true}},
 			SysfsReadOnly: ro,
 			Command:       []string{"sh", "-c", "grep '^sysfs /sys ' /proc/mounts"},
@@ -116,7 +128,7 @@ func TestSnapshotLeavesImage(t *testing.T) {
 	t.Parallel()
 	img := umltest.Image(t, t.TempDir(), nil)
 	before, _ := os.ReadFile(img)
-	res, out, err := boot(t, &driver.Machine{
+	res, out, err := boot(t, &config.Config{
 		Disks:    []config.Disk{{Index: 0, Path: img}},
 		Snapshot: true,
 		Command:  []string{"sh", "-c", "echo data > /snap && cat /snap && rm /bin/ls"},
@@ -145,7 +157,7 @@ cat /mnt/cofs0/../secret /mnt/cofs0/../../secret 2>/dev/null && echo ESCAPED
 ls /data/ >/dev/null && echo SAW-RO
 touch /data/x 2>/dev/null && echo WROTE-RO
 exit 0`
-	res, out, err := boot(t, &driver.Machine{
+	res, out, err := boot(t, &config.Config{
 		Disks: []config.Disk{{Index: 0, Path: img}},
 		Shares: []config.Share{{Index: 0, Path: share, Target: "/mnt/cofs0"},
 			{Index: 1, Path: ro, Target: "/data", ReadOnly: true}},
@@ -172,8 +184,8 @@ exit 0`
 func TestKernelDoesNotStart(t *testing.T) {
 	t.Parallel()
 	img := umltest.Image(t, t.TempDir(), nil)
-	m := &driver.Machine{Disks: []config.Disk{{Index: 0, Path: img}}, Command: []string{"true"}}
-	_, _, err := bootWith(t, m, "/bin/false")
+	m := &config.Config{Disks: []config.Disk{{Index: 0, Path: img}}, Command: []string{"true"}}
+	_, _, err := bootWith(t, m, "/bin/false", nil)
 	if !errors.Is(err, driver.ErrKernelStart) {
 		t.Errorf("want ErrKernelStart, got %v", err)
 	}
@@ -182,7 +194,7 @@ func TestKernelDoesNotStart(t *testing.T) {
 func TestGuestCrash(t *testing.T) {
 	t.Parallel()
 	img := umltest.Image(t, t.TempDir(), nil)
-	_, _, err := boot(t, &driver.Machine{
+	_, _, err := boot(t, &config.Config{
 		Disks:   []config.Disk{{Index: 0, Path: img}},
 		Command: []string{"sh", "-c", "echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger"},
 	})

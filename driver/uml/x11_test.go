@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/driver/x11"
@@ -34,11 +33,11 @@ poweroff -f
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, out, err := boot(t, &driver.Machine{
+	_, out, err := bootWith(t, &config.Config{
 		Disks: []config.Disk{{Index: 0, Path: img}},
 		NICs:  []config.NIC{{Index: 0, Mode: config.Slirp}},
-		X11:   f,
-	})
+		X11:   true,
+	}, "", f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,118 @@
+package driver
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+)
+
+// Process is the monitor process a backend asks the driver to start.
+type Process struct {
+	Path   string
+	Args   []string // without argv[0]
+	Env    []string // nil: corun's environment
+	Dir    string   // working directory; "" is corun's
+	Stdout io.Writer
+	Stderr io.Writer
+	// ExtraFiles become fd 3, 4, … in the order given; the driver adds
+	// the instance's locks after them.
+	ExtraFiles []*os.File
+}
+
+// Proc is a started monitor process.
+type Proc struct {
+	// Pid is the monitor's PID-1 helper, which leads the process group
+	// of the monitor and everything it starts.
+	Pid  int
+	done chan struct{}
+	err  error
+}
+
+// Wait waits for the monitor process to end and returns how it ended.
+func (p *Proc) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// Done is closed when the monitor process has ended and every process it
+// started is gone.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// start is the one place the driver starts a monitor process: every guest
+// kernel, whatever the backend, runs with these guarantees:
+//
+//   - it dies with corun (PR_SET_PDEATHSIG), so a killed corun leaves no
+//     guest behind;
+//   - it leads its own process group (Ctrl-C at the terminal is corun's to
+//     handle) and, where the host allows, runs in its own PID namespace
+//     under a small PID 1 (corun itself, see MaybeInit), so that when it
+//     ends the host kernel ends every process it forked (UML's helpers and
+//     its guest processes too) — even when corun was killed first;
+//   - it inherits the instance's locks (inherit), which thus last exactly
+//     as long as some process of the instance.
+//
+// Confinement of the monitor process belongs here too.
+func start(p Process, inherit []*os.File) (*Proc, error) {
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	withPIDNamespace(attr)
+	cmd := p.command(attr, inherit)
+	err := cmd.Start()
+	if err != nil && attr.Cloneflags != 0 {
+		// No namespaces here (a container, a locked-down sysctl): the
+		// process group is what is left to kill helpers by.
+		attr.Cloneflags, attr.UidMappings, attr.GidMappings = 0, nil, nil
+		cmd = p.command(attr, inherit)
+		err = cmd.Start()
+	}
+	if err != nil {
+		return nil, err
+	}
+	proc := &Proc{Pid: cmd.Process.Pid, done: make(chan struct{})}
+	go func() {
+		proc.err = cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code > 128 && code < 128+65 {
+			sig := syscall.Signal(code - 128)
+			proc.err = fmt.Errorf("the monitor was killed by signal %d (%v): %w", int(sig), sig, proc.err)
+		}
+		// Without a PID namespace, helpers outlive the monitor process.
+		killGroup(proc.Pid)
+		close(proc.done)
+	}()
+	return proc, nil
+}
+
+// command runs p under the PID-1 helper (see MaybeInit).
+func (p Process) command(attr *syscall.SysProcAttr, inherit []*os.File) *exec.Cmd {
+	extra := len(p.ExtraFiles) + len(inherit)
+	self, err := os.Executable()
+	if err != nil {
+		self = "/proc/self/exe"
+	}
+	cmd := exec.Command(self, append([]string{strconv.Itoa(extra), p.Path}, p.Args...)...)
+	cmd.Args[0] = initName
+	cmd.Env, cmd.Dir = p.Env, p.Dir
+	cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr
+	cmd.ExtraFiles = append(append([]*os.File(nil), p.ExtraFiles...), inherit...)
+	cmd.SysProcAttr = attr
+	return cmd
+}
+
+// withPIDNamespace makes the process PID 1 of a new PID namespace: as
+// root directly, otherwise inside a user namespace that maps the caller's
+// own uid and gid to themselves (so files keep their owner).
+func withPIDNamespace(attr *syscall.SysProcAttr) {
+	attr.Cloneflags |= syscall.CLONE_NEWPID
+	if os.Geteuid() == 0 {
+		return
+	}
+	attr.Cloneflags |= syscall.CLONE_NEWUSER
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}}
+}
+
+// killGroup sends SIGKILL to the process group led by pid. The kernel
+// does not reuse pid for a new process while the group exists.
+func killGroup(pid int) { syscall.Kill(-pid, syscall.SIGKILL) }
