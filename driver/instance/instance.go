@@ -94,9 +94,18 @@ func (c *Claim) Lock() *os.File { return c.lock }
 // left for corun ls to show as dead.
 func (c *Claim) Release(keep bool) {
 	if !keep {
-		os.RemoveAll(c.Dir)
+		removeLocked(c.Dir)
 	}
 	c.lock.Close()
+}
+
+// removeLocked removes the directory of an instance whose lock the caller
+// holds: the lock file first, so that nobody sees the instance half gone.
+func removeLocked(dir string) error {
+	if err := os.Remove(filepath.Join(dir, lockFile)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return os.RemoveAll(dir)
 }
 
 // Create claims name for a new instance. The leftovers of a dead instance
@@ -148,15 +157,19 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// alive reports whether some process holds the instance lock of dir.
-func alive(dir string) bool {
+// alive reports whether some process holds the instance lock of dir. An
+// instance without a lock file is being created or removed: ErrNotFound.
+func alive(dir string) (bool, error) {
 	f, err := os.Open(filepath.Join(dir, lockFile))
 	if err != nil {
-		return false
+		if os.IsNotExist(err) {
+			return false, ErrNotFound
+		}
+		return false, err
 	}
 	defer f.Close()
 	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
-	return errors.Is(err, unix.EWOULDBLOCK)
+	return errors.Is(err, unix.EWOULDBLOCK), nil
 }
 
 // Save writes the instance's state.
@@ -186,7 +199,7 @@ func (r Registry) Remove(name string) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer lock.Close()
-	return os.RemoveAll(dir)
+	return removeLocked(dir)
 }
 
 // Get returns an instance, live or dead. The state of an instance whose
@@ -196,8 +209,9 @@ func (r Registry) Get(name string) (Record, error) {
 	if !validName.MatchString(name) {
 		return Record{}, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return Record{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+	live, err := alive(dir)
+	if err != nil {
+		return Record{}, fmt.Errorf("%s: %w", name, err)
 	}
 	rec := Record{Name: name, State: Starting}
 	if data, err := os.ReadFile(filepath.Join(dir, stateFile)); err == nil {
@@ -205,7 +219,7 @@ func (r Registry) Get(name string) (Record, error) {
 		rec.Name = name
 	}
 	rec.Dir = dir
-	if !alive(dir) {
+	if !live {
 		rec.State = Dead
 	}
 	return rec, nil

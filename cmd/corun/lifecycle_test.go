@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/colinux-ng/colinux/driver/instance"
+	"github.com/colinux-ng/colinux/driver/uml/umltest"
+	"github.com/colinux-ng/colinux/internal/testutil"
+)
+
+// ls returns corun ls --json.
+func ls(t *testing.T) []instance.Record {
+	t.Helper()
+	out, errOut, code := run(t, "ls", "--json")
+	if code != 0 {
+		t.Fatalf("ls: exit %d: %s", code, errOut)
+	}
+	var recs []instance.Record
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("ls --json: %v: %q", err, out)
+	}
+	return recs
+}
+
+// lsGet returns the instance name as ls shows it.
+func lsGet(t *testing.T, name string) (instance.Record, bool) {
+	for _, r := range ls(t) {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return instance.Record{}, false
+}
+
+// waitFor polls cond every 100 ms for up to d.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
+}
+
+// instanceProcs returns the processes of instance name: its PID-1 helper,
+// the kernel and every helper the kernel forked, which all carry the
+// instance directory in their command line.
+func instanceProcs(name string) []int {
+	marker := "uml_dir=" + filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "corun", name) + "\x00"
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(marker)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// childOf returns a child process of pid.
+func childOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(pid), "children"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		t.Fatalf("pid %d has no child", pid)
+	}
+	child, _ := strconv.Atoi(f[0])
+	return child
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// imageLocked reports whether some process holds a lock on the image.
+func imageLocked(t *testing.T, img string) bool {
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	return errors.Is(err, unix.EWOULDBLOCK)
+}
+
+// TestKill9: kill -9 of each process of an instance in turn — the corun
+// running a command, the background corun, the kernel's PID-1 helper,
+// the kernel's main process — leaves no process and no lock; ls says
+// dead, never running; stop or rm removes the leftovers and says so; the
+// image is e2fsck-clean.
+func TestKill9(t *testing.T) {
+	t.Parallel()
+	testutil.RequireTool(t, "e2fsck")
+	for _, tc := range []struct {
+		victim, cleanup string
+	}{
+		{"corun", "stop"}, {"supervisor", "rm"}, {"init", "stop"}, {"kernel", "rm"},
+	} {
+		t.Run(tc.victim, func(t *testing.T) {
+			t.Parallel()
+			img := umltest.Image(t, t.TempDir(), nil)
+			name := "kill-" + tc.victim
+			var owner *exec.Cmd
+			if tc.victim == "corun" {
+				owner = exec.Command(corun, "run", "--name", name, img, kernelArg(t), "--", "sleep", "100000")
+				if err := owner.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer owner.Process.Kill()
+			} else if out, errOut, code := run(t, "run", "--detach", "--name", name, img, kernelArg(t)); code != 0 {
+				t.Fatalf("run --detach: exit %d: %s %s", code, out, errOut)
+			}
+			var rec instance.Record
+			if !waitFor(30*time.Second, func() bool {
+				r, ok := lsGet(t, name)
+				rec = r
+				return ok && r.State == "running" && len(instanceProcs(name)) >= 3
+			}) {
+				t.Fatalf("%s not running with its helpers: %+v, processes %v", name, rec, instanceProcs(name))
+			}
+			t.Logf("before: owner %d, processes %v", rec.Owner, instanceProcs(name))
+			victim := map[string]int{"corun": rec.Owner, "supervisor": rec.Owner, "init": rec.PID, "kernel": childOf(t, rec.PID)}[tc.victim]
+			if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if owner != nil {
+				owner.Wait()
+			}
+			// A process on its way out has lost its command line but may
+			// still hold its files for a moment.
+			if !waitFor(10*time.Second, func() bool {
+				return len(instanceProcs(name)) == 0 && !alive(rec.Owner) && !imageLocked(t, img)
+			}) {
+				t.Fatalf("left behind: processes %v, owner %d alive %v, image locked %v",
+					instanceProcs(name), rec.Owner, alive(rec.Owner), imageLocked(t, img))
+			}
+			if r, ok := lsGet(t, name); !ok || r.State != "dead" {
+				t.Errorf("ls shows %+v (listed %v), want dead", r, ok)
+			}
+			out, _, _ := run(t, "ls")
+			if !strings.Contains(out, name) || !strings.Contains(out, "dead") {
+				t.Errorf("ls:\n%s", out)
+			}
+			_, errOut, code := run(t, tc.cleanup, name)
+			if code != 0 || !strings.Contains(errOut, map[string]string{"stop": "was not running", "rm": "removed " + name}[tc.cleanup]) {
+				t.Errorf("%s of a dead instance: exit %d: %q", tc.cleanup, code, errOut)
+			}
+			if _, ok := lsGet(t, name); ok {
+				t.Errorf("%s did not remove the dead instance", tc.cleanup)
+			}
+			testutil.Run(t, "e2fsck", "-fn", img)
+		})
+	}
+}
+
+// TestRmRunning: rm refuses a live instance; stop of an unknown one fails.
+func TestRmRunning(t *testing.T) {
+	t.Parallel()
+	img := umltest.Image(t, t.TempDir(), nil)
+	if out, errOut, code := run(t, "run", "--detach", "--name", "rm-live", img, kernelArg(t)); code != 0 {
+		t.Fatalf("run --detach: exit %d: %s %s", code, out, errOut)
+	}
+	_, errOut, code := run(t, "rm", "rm-live")
+	if code == 0 || !strings.Contains(errOut, "rm-live is running") {
+		t.Errorf("rm of a live instance: exit %d: %q", code, errOut)
+	}
+	if _, errOut, code := run(t, "stop", "rm-live"); code != 0 {
+		t.Fatalf("stop: exit %d: %s", code, errOut)
+	}
+	_, errOut, code = run(t, "stop", "rm-live")
+	if code == 0 || !strings.Contains(errOut, "no such instance") {
+		t.Errorf("stop of a stopped instance: exit %d: %q", code, errOut)
+	}
+}
+
+// terminal is one for corun: a pty whose output is collected.
+type terminal struct {
+	ptmx *os.File
+	mu   sync.Mutex
+	out  bytes.Buffer
+}
+
+// startOnPTY runs corun with args on a new pty as its controlling terminal.
+func startOnPTY(t *testing.T, args ...string) (*exec.Cmd, *terminal) {
+	t.Helper()
+	cmd := exec.Command(corun, args...)
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	c := &terminal{ptmx: ptmx}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			c.mu.Lock()
+			c.out.Write(buf[:n])
+			c.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return cmd, c
+}
+
+func (c *terminal) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.String()
+}
+
+// expect waits up to d for s on the console.
+func (c *terminal) expect(t *testing.T, s string, d time.Duration) {
+	t.Helper()
+	if !waitFor(d, func() bool { return strings.Contains(c.String(), s) }) {
+		t.Fatalf("no %q on the console after %v:\n%s", s, d, c.String())
+	}
+}
+
+func (c *terminal) typ(t *testing.T, s string) {
+	t.Helper()
+	if _, err := c.ptmx.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitExit waits for cmd and returns its exit status.
+func waitExit(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		cmd.Process.Kill()
+		t.Fatalf("corun %q did not end within %v", cmd.Args[1:], d)
+		return -1
+	}
+}
+
+// shellImage boots to a shell on the console.
+func shellImage(t *testing.T, dir string) string {
+	return umltest.Image(t, dir, map[string]string{
+		"etc/inittab": "::sysinit:/bin/mount -t proc proc /proc\n::respawn:-/bin/sh\n" +
+			"::ctrlaltdel:/bin/poweroff\n::shutdown:/bin/mount -o remount,ro /\n",
+		"etc/os-release": "PRETTY_NAME=\"corun test image\"\n",
+	})
+}
+
+// TestAttach: corun run on a terminal attaches the console: a command
+// typed there runs in the guest and its output comes back; Ctrl-]
+// detaches and leaves the guest running; corun attach reattaches, and
+// ends when the guest powers off.
+func TestAttach(t *testing.T) {
+	t.Parallel()
+	img := shellImage(t, t.TempDir())
+	cmd, con := startOnPTY(t, "run", "--name", "att", img, kernelArg(t))
+	defer run(t, "stop", "--force", "att")
+	con.expect(t, "# ", time.Minute)
+	con.typ(t, "echo $((6*7))-from-the-guest\r")
+	con.expect(t, "42-from-the-guest", 30*time.Second)
+	con.typ(t, "\x1d")
+	if code := waitExit(t, cmd, 10*time.Second); code != 0 {
+		t.Fatalf("detach: exit %d:\n%s", code, con.String())
+	}
+	con.expect(t, "detached from att", time.Second)
+	if r, ok := lsGet(t, "att"); !ok || r.State != "running" {
+		t.Fatalf("after detaching, ls shows %+v", r)
+	}
+
+	cmd, con = startOnPTY(t, "attach", "att")
+	con.expect(t, "42-from-the-guest", 10*time.Second) // the recent output, replayed
+	con.typ(t, "echo again-$((1+1))\r")
+	con.expect(t, "again-2", 30*time.Second)
+	con.typ(t, "poweroff\r")
+	if code := waitExit(t, cmd, 30*time.Second); code != 0 {
+		t.Errorf("attach to a guest that powers off: exit %d:\n%s", code, con.String())
+	}
+	if !waitFor(5*time.Second, func() bool { _, ok := lsGet(t, "att"); return !ok }) {
+		t.Errorf("a guest that powered off is still listed: %+v", ls(t))
+	}
+}
