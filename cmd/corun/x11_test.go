@@ -11,6 +11,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/driver/x11/x11test"
+	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
 // A guest program opens a window on the host's (Xvfb's) display through
@@ -66,12 +67,14 @@ func TestX11(t *testing.T) {
 	}
 
 	// The guest's environment, its root-only cookie file, and a client
-	// without it.
-	script := `echo "DISPLAY=$DISPLAY"; stat -c "mode %a" "$XAUTHORITY"; XAUTHORITY=/none xclient rtt 1`
+	// without it. /etc/resolv.conf links into /run, as with
+	// systemd-resolved, so DHCP's DNS servers need /run too.
+	testutil.Run(t, "debugfs", "-w", "-R", "symlink /etc/resolv.conf /run/systemd/resolve/stub-resolv.conf", img)
+	script := `echo "DISPLAY=$DISPLAY"; stat -c "mode %a" "$XAUTHORITY"; cat /etc/resolv.conf; XAUTHORITY=/none xclient rtt 1`
 	cmd = exec.Command(corun, "run", "--snapshot", img, kernelArg(t), "x11=on", "--", "sh", "-c", script)
 	cmd.Env = srv.Env()
 	msg, err := cmd.CombinedOutput()
-	for _, want := range []string{"DISPLAY=10.0.2.2" + srv.Display + "\n", "mode 600\n", "did not present the cookie"} {
+	for _, want := range []string{"DISPLAY=10.0.2.2" + srv.Display + "\n", "mode 600\n", "nameserver 10.0.2.2\n", "did not present the cookie"} {
 		if !strings.Contains(string(msg), want) {
 			t.Errorf("guest output lacks %q:\n%s", want, msg)
 		}

@@ -75,7 +75,7 @@ func run() (*os.File, error) {
 			}
 		}
 	}
-	env, x11Mount, err := setupX11(cfg)
+	env, x11Mounts, err := setupX11(cfg)
 	if err != nil {
 		return status, err
 	}
@@ -85,10 +85,7 @@ func run() (*os.File, error) {
 		}
 		return nil, switchRoot(cfg.Init)
 	}
-	mounts := configureNetwork(cfg.DHCP)
-	if x11Mount != "" {
-		mounts = append(mounts, x11Mount)
-	}
+	mounts := append(configureNetwork(cfg.DHCP), x11Mounts...)
 	code, err := runCommand(cfg.Command, env)
 	unmountAll(cfg, mounts)
 	if err != nil {
@@ -164,6 +161,28 @@ func mountShare(s Share) error {
 		return fmt.Errorf("mount cofs %s on %s: %w", s.Source, s.Target, err)
 	}
 	return nil
+}
+
+// runMounted is set once mountRun made the tmpfs.
+var runMounted bool
+
+// mountRun gives the new root a fresh tmpfs on /run, as an initramfs
+// leaves it for the init system: once, for whoever needs it first (the X
+// display, DNS through systemd-resolved's link). It returns the mount the
+// first time.
+func mountRun() ([]string, error) {
+	if runMounted {
+		return nil, nil
+	}
+	run := newRoot + "/run"
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		return nil, fmt.Errorf("the guest root has no /run: %w", err)
+	}
+	if err := unix.Mount("tmpfs", run, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return nil, fmt.Errorf("mount /run: %w", err)
+	}
+	runMounted = true
+	return []string{run}, nil
 }
 
 // switchRoot makes /newroot the root, as switch_root(8) does, and execs

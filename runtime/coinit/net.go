@@ -73,8 +73,9 @@ func showResolvConf(content string) []string {
 		if !path.IsAbs(link) {
 			link = path.Join("/etc", link)
 		}
-		if run := newRoot + "/run"; strings.HasPrefix(path.Clean(link), "/run/") {
-			if err := unix.Mount("tmpfs", run, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		if strings.HasPrefix(path.Clean(link), "/run/") {
+			mounts, err := mountRun()
+			if err != nil {
 				fmt.Fprintf(os.Stderr, "coinit: /run for %s: %v\n", link, err)
 				return nil
 			}
@@ -83,7 +84,7 @@ func showResolvConf(content string) []string {
 			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 				fmt.Fprintf(os.Stderr, "coinit: %v\n", err)
 			}
-			return []string{run}
+			return mounts
 		}
 	}
 	if err := os.WriteFile(resolvConf, []byte(content), 0o644); err != nil {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // X11Authority is where corun puts the guest's Xauthority file in the
@@ -36,21 +34,18 @@ fi
 // setupX11 gives the guest the host's display: the Xauthority file from
 // the initramfs and an environment file on a fresh /run. A booted guest
 // also gets a profile snippet, so login shells read the environment file.
-// It returns the variables for a command and the mount it made.
-func setupX11(cfg Config) (env []string, mount string, err error) {
+// It returns the variables for a command and the mounts it made.
+func setupX11(cfg Config) (env, mounts []string, err error) {
 	if cfg.X11 == "" {
-		return nil, "", nil
+		return nil, nil, nil
 	}
 	auth, err := os.ReadFile("/" + X11Authority)
 	if err != nil {
-		return nil, "", fmt.Errorf("x11: the initramfs holds no Xauthority: %w", err)
+		return nil, nil, fmt.Errorf("x11: the initramfs holds no Xauthority: %w", err)
 	}
-	run := newRoot + "/run"
-	if err := os.MkdirAll(run, 0o755); err != nil {
-		return nil, "", fmt.Errorf("x11: the guest root has no /run: %w", err)
-	}
-	if err := unix.Mount("tmpfs", run, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		return nil, "", fmt.Errorf("x11: mount /run: %w", err)
+	mounts, err = mountRun()
+	if err != nil {
+		return nil, nil, fmt.Errorf("x11: %w", err)
 	}
 	env = []string{"DISPLAY=" + cfg.X11, "XAUTHORITY=" + guestAuth}
 	err = firstError(
@@ -61,12 +56,12 @@ func setupX11(cfg Config) (env []string, mount string, err error) {
 		os.Symlink("../colinux/env", newRoot+environmentD+"/50-colinux.conf"),
 	)
 	if err != nil {
-		return nil, run, fmt.Errorf("x11: %w", err)
+		return nil, mounts, fmt.Errorf("x11: %w", err)
 	}
 	if len(cfg.Command) == 0 {
 		writeProfile()
 	}
-	return env, run, nil
+	return env, mounts, nil
 }
 
 // writeProfile installs the profile snippet unless it is there already;
