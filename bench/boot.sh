@@ -98,7 +98,7 @@ to_multi_user() {
   local log=$deb/$v.log t0 line t=""
   rm -f "$log"
   t0=$EPOCHREALTIME
-  "$CORUN" run --detach --name "bench-$v" --log "$log" --snapshot "$deb/$v/debian-12.img" \
+  "$CORUN" run --detach --name "bench-$v" --log "$log" --snapshot "$deb/$v/debian-13.img" \
     kernel="$KERNEL" "$@" systemd.show_status=1 >/dev/null
   local fd tailpid
   exec {fd}< <(exec timeout 120 tail -n +1 -f "$log")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo — the README's main job, end to end:
-#  1. coimage build recipes/debian.yaml: a Debian 12 systemd image;
+#  1. coimage build recipes/debian.yaml: a Debian 13 systemd image;
 #  2. wrap it in a QEMU disk laid out like Debian's cloud images (GPT: BIOS
 #     boot 14, EFI 15, root 1 after them, qcow2), then coimage info and
 #     coimage convert it back into a cobd image — byte for byte the same;
@@ -25,7 +25,7 @@ start=$SECONDS
 
 echo "== coimage build --output $out recipes/debian.yaml"
 bin/coimage build --output "$out" recipes/debian.yaml
-built=$out/debian-12.img
+built=$out/debian-13.img
 
 # A cloud-image-like disk: 1 MiB of GPT headroom, BIOS boot and EFI
 # partitions, then the root partition holding the built filesystem.

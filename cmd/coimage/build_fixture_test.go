@@ -91,7 +91,7 @@ const pingCap = "\x01\x00\x00\x02\x00\x20\x00\x00" + "\x00\x00\x00\x00\x00\x00\x
 
 // enabled is what coimage's customization and the recipes' scripts ask
 // of systemctl, recorded after the package manager's line.
-const enabled = "systemctl --quiet enable getty@tty0.service serial-getty@ttyS0.service systemd-networkd.service\n" +
+const enabled = "systemctl --quiet enable getty@tty0.service getty@ttyS0.service systemd-networkd.service\n" +
 	"systemctl enable systemd-resolved.service\n"
 
 // checkFixtureImage: the image is a clean ext4 holding the fixture root

@@ -83,12 +83,13 @@ func imageFile(t *testing.T, img, path string) string {
 	return testutil.Run(t, "debugfs", "-R", "cat "+path, img)
 }
 
-// checkImage verifies what every built image must hold.
-func checkImage(t *testing.T, img string, m buildManifest, hostname string) {
+// checkImage verifies what every built Debian image must hold; version
+// is the Debian release it must be.
+func checkImage(t *testing.T, img string, m buildManifest, hostname, version string) {
 	t.Helper()
 	testutil.Run(t, "e2fsck", "-fn", img)
-	if osr := imageFile(t, img, "/usr/lib/os-release"); !strings.Contains(osr, `VERSION_ID="12"`) || !strings.Contains(osr, "ID=debian") {
-		t.Errorf("os-release is not Debian 12:\n%s", osr)
+	if osr := imageFile(t, img, "/usr/lib/os-release"); !strings.Contains(osr, `VERSION_ID="`+version+`"`) || !strings.Contains(osr, "ID=debian") {
+		t.Errorf("os-release is not Debian %s:\n%s", version, osr)
 	}
 	status := imageFile(t, img, "/var/lib/dpkg/status")
 	installed := map[string]bool{}
@@ -136,39 +137,56 @@ func sha256File(t *testing.T, path string) string {
 	return strings.Fields(testutil.Run(t, "sha256sum", path))[0]
 }
 
-// TestBuildMinbaseTwiceIdentical builds one recipe three ways that must
-// give the same bytes: as the cache stands, restoring the configured base
-// that build left in the cache, and installing every package afresh.
+// minbaseRecipe writes the smallest recipe for a Debian release.
+func minbaseRecipe(t *testing.T, codename string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "minbase.yaml")
+	text := "image:\n  name: minbase\n  distribution: debian\n  release: " + codename + "\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBuildMinbaseTwiceIdentical builds minbase of Debian 13 and 12 three
+// ways each that must give the same bytes: as the cache stands, restoring
+// the configured base that build left in the cache, and installing every
+// package afresh. The package cache is shared, so only the first run of
+// all downloads.
 func TestBuildMinbaseTwiceIdentical(t *testing.T) {
 	requireBuild(t)
-	recipe := filepath.Join("..", "..", "pkg", "recipe", "testdata", "minbase.yaml")
-	out1, m1, _ := buildImage(t, recipe)
-	img1 := filepath.Join(out1, "minbase.img")
-	checkImage(t, img1, m1, "minbase")
-	if shadow := imageFile(t, img1, "/etc/shadow"); !strings.HasPrefix(shadow, "root:!:") {
-		t.Errorf("root is not locked: %q", strings.SplitN(shadow, "\n", 2)[0])
-	}
-	if _, err := os.Stat(filepath.Join(out1, "minbase.manifest.json")); err != nil {
-		t.Error(err)
-	}
+	for _, rel := range []struct{ codename, version string }{{"trixie", "13"}, {"bookworm", "12"}} {
+		t.Run(rel.codename, func(t *testing.T) {
+			recipe := minbaseRecipe(t, rel.codename)
+			out1, m1, _ := buildImage(t, recipe)
+			img1 := filepath.Join(out1, "minbase.img")
+			checkImage(t, img1, m1, "minbase", rel.version)
+			if shadow := imageFile(t, img1, "/etc/shadow"); !strings.HasPrefix(shadow, "root:!:") {
+				t.Errorf("root is not locked: %q", strings.SplitN(shadow, "\n", 2)[0])
+			}
+			if _, err := os.Stat(filepath.Join(out1, "minbase.manifest.json")); err != nil {
+				t.Error(err)
+			}
 
-	out2, m2, log := buildImage(t, recipe, "--verbose")
-	if !strings.Contains(log, "base cache: restored") {
-		t.Errorf("the second build did not restore its base from the cache:\n%s", lastLines(log, 20))
-	}
-	out3, m3, log := buildImage(t, recipe, "--verbose", "--no-base-cache")
-	if strings.Contains(log, "base cache:") {
-		t.Errorf("--no-base-cache build used the base cache:\n%s", lastLines(log, 20))
-	}
-	for _, b := range []struct {
-		what, out string
-		m         buildManifest
-	}{{"restored", out2, m2}, {"installed afresh", out3, m3}} {
-		if b.m.Image.SHA256 != m1.Image.SHA256 {
-			t.Errorf("image with its base %s differs: %s, first build %s", b.what, b.m.Image.SHA256, m1.Image.SHA256)
-		} else if testutil.Run(t, "cmp", img1, filepath.Join(b.out, "minbase.img")) != "" {
-			t.Errorf("cmp found differences in the image with its base %s", b.what)
-		}
+			out2, m2, log := buildImage(t, recipe, "--verbose")
+			if !strings.Contains(log, "base cache: restored") {
+				t.Errorf("the second build did not restore its base from the cache:\n%s", lastLines(log, 20))
+			}
+			out3, m3, log := buildImage(t, recipe, "--verbose", "--no-base-cache")
+			if strings.Contains(log, "base cache:") {
+				t.Errorf("--no-base-cache build used the base cache:\n%s", lastLines(log, 20))
+			}
+			for _, b := range []struct {
+				what, out string
+				m         buildManifest
+			}{{"restored", out2, m2}, {"installed afresh", out3, m3}} {
+				if b.m.Image.SHA256 != m1.Image.SHA256 {
+					t.Errorf("image with its base %s differs: %s, first build %s", b.what, b.m.Image.SHA256, m1.Image.SHA256)
+				} else if testutil.Run(t, "cmp", img1, filepath.Join(b.out, "minbase.img")) != "" {
+					t.Errorf("cmp found differences in the image with its base %s", b.what)
+				}
+			}
+		})
 	}
 }
 
@@ -177,32 +195,39 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-func TestBuildDebianRecipe(t *testing.T) {
+// TestBuildDebianRecipes builds the shipped Debian 13 and 12 recipes.
+func TestBuildDebianRecipes(t *testing.T) {
 	requireBuild(t)
-	out, m, _ := buildImage(t, filepath.Join("..", "..", "recipes", "debian.yaml"))
-	img := filepath.Join(out, "debian-12.img")
-	checkImage(t, img, m, "colinux")
-	shadow := imageFile(t, img, "/etc/shadow")
-	if !strings.Contains(shadow, "root:$6$colinux$") {
-		t.Errorf("root password hash missing from shadow:\n%s", shadow)
-	}
-	wants := testutil.Run(t, "debugfs", "-R", "ls /etc/systemd/system/getty.target.wants", img)
-	for _, unit := range []string{"getty@tty0.service", "serial-getty@ttyS0.service"} {
-		if !strings.Contains(wants, unit) {
-			t.Errorf("getty.target.wants lacks %s: %s", unit, wants)
-		}
-	}
-	if net := imageFile(t, img, "/etc/systemd/network/20-eth0.network"); !strings.Contains(net, "DHCP=yes") {
-		t.Errorf("eth0 network file: %q", net)
-	}
-	names := map[string]bool{}
-	for _, p := range m.Packages {
-		names[p.Name] = true
-	}
-	for _, want := range []string{"systemd", "systemd-sysv", "udev", "iproute2", "apt", "dbus"} {
-		if !names[want] {
-			t.Errorf("%s not installed", want)
-		}
+	for _, rel := range []struct{ recipe, image, version string }{
+		{"debian.yaml", "debian-13.img", "13"}, {"debian-12.yaml", "debian-12.img", "12"},
+	} {
+		t.Run(rel.recipe, func(t *testing.T) {
+			out, m, _ := buildImage(t, filepath.Join("..", "..", "recipes", rel.recipe))
+			img := filepath.Join(out, rel.image)
+			checkImage(t, img, m, "colinux", rel.version)
+			shadow := imageFile(t, img, "/etc/shadow")
+			if !strings.Contains(shadow, "root:$6$colinux$") {
+				t.Errorf("root password hash missing from shadow:\n%s", shadow)
+			}
+			wants := testutil.Run(t, "debugfs", "-R", "ls /etc/systemd/system/getty.target.wants", img)
+			for _, unit := range []string{"getty@tty0.service", "getty@ttyS0.service"} {
+				if !strings.Contains(wants, unit) {
+					t.Errorf("getty.target.wants lacks %s: %s", unit, wants)
+				}
+			}
+			if net := imageFile(t, img, "/etc/systemd/network/20-eth0.network"); !strings.Contains(net, "DHCP=yes") {
+				t.Errorf("eth0 network file: %q", net)
+			}
+			names := map[string]bool{}
+			for _, p := range m.Packages {
+				names[p.Name] = true
+			}
+			for _, want := range []string{"systemd", "systemd-sysv", "udev", "iproute2", "apt", "dbus"} {
+				if !names[want] {
+					t.Errorf("%s not installed", want)
+				}
+			}
+		})
 	}
 }
 
@@ -227,7 +252,7 @@ files:
 `), 0o644)
 	out, m, _ := buildImage(t, recipe)
 	img := filepath.Join(out, "users.img")
-	checkImage(t, img, m, "userbox")
+	checkImage(t, img, m, "userbox", "12")
 	if passwd := imageFile(t, img, "/etc/passwd"); !strings.Contains(passwd, "alice:x:1000:1000::/home/alice:/bin/bash") {
 		t.Errorf("alice missing from passwd:\n%s", passwd)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/colinux-ng/colinux/pkg/archive"
 )
 
-// The Debian test builds recipes/debian.yaml with coimage, which needs root
+// The Debian test builds recipes/debian.yaml (Debian 13) with coimage, which needs root
 // and a Debian mirror: it skips without them, and fails under CI=true. The
 // package cache is the one cmd/coimage's build tests share, so a warm run
 // downloads nothing.
@@ -35,8 +35,36 @@ func requireDebianBuild(t *testing.T) {
 	}
 }
 
-// buildDebian builds recipes/debian.yaml into a temporary directory and
-// returns the image.
+// failedCheck is a script item added to the recipe for the boot test: a
+// unit run once multi-user.target is reached prints on the console what
+// failed (systemctl --failed) and that the boot tuning held (the masked
+// units stayed masked, udev did not run).
+const failedCheck = `  - name: failed-check
+    run: |
+      cat > /usr/local/sbin/failed-check <<'EOF'
+      #!/bin/sh
+      echo "failed: [$(systemctl --failed --no-legend --plain | tr '\n' ' ')]"
+      echo "masked: $(systemctl is-enabled systemd-random-seed.service kmod-static-nodes.service | tr '\n' ' ')"
+      echo "udev: $(systemctl is-active systemd-udevd.service)"
+      echo check-done
+      EOF
+      chmod 755 /usr/local/sbin/failed-check
+      cat > /etc/systemd/system/failed-check.service <<'EOF'
+      [Unit]
+      After=multi-user.target
+      [Service]
+      Type=oneshot
+      ExecStart=/usr/local/sbin/failed-check
+      StandardOutput=tty
+      TTYPath=/dev/console
+      [Install]
+      WantedBy=multi-user.target
+      EOF
+      systemctl enable failed-check.service
+`
+
+// buildDebian builds recipes/debian.yaml, with failedCheck added, into a
+// temporary directory and returns the image.
 func buildDebian(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -44,28 +72,41 @@ func buildDebian(t *testing.T) string {
 	if out, err := exec.Command("go", "build", "-o", coimage, "../coimage").CombinedOutput(); err != nil {
 		t.Fatalf("build coimage: %v\n%s", err, out)
 	}
+	text, err := os.ReadFile(debianRecipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCheck := strings.Replace(string(text), "\nscripts:\n", "\nscripts:\n"+failedCheck, 1)
+	if withCheck == string(text) {
+		t.Fatalf("%s has no scripts section", debianRecipe)
+	}
+	recipe := filepath.Join(dir, "debian.yaml")
+	if err := os.WriteFile(recipe, []byte(withCheck), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cache := os.Getenv("COIMAGE_TEST_CACHE")
 	if cache == "" {
 		cache = filepath.Join(os.TempDir(), "coimage-test-cache")
 	}
 	out := filepath.Join(dir, "out")
-	cmd := exec.Command(coimage, "build", "--cache", cache, "--output", out, debianRecipe)
+	cmd := exec.Command(coimage, "build", "--cache", cache, "--output", out, recipe)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("coimage build %s: %v\n%s", debianRecipe, err, b)
 	}
-	return filepath.Join(out, "debian-12.img")
+	return filepath.Join(out, "debian-13.img")
 }
 
-// TestDebianBoot boots the Debian image: a command, then systemd to the
-// login prompt, detached; corun stop shuts it down within 10 s and the
-// image is e2fsck-clean afterwards.
+// TestDebianBoot boots the Debian 13 image: a command, then systemd to the
+// login prompt, detached, with no failed unit and the boot tuning in
+// force; corun stop shuts it down within 10 s and the image is
+// e2fsck-clean afterwards.
 func TestDebianBoot(t *testing.T) {
 	requireDebianBuild(t)
 	kernel := kernelArg(t)
 	img := buildDebian(t)
 
 	out, errOut, code := run(t, "run", img, "@"+debianConf, kernel, "--", "cat", "/etc/os-release")
-	if code != 0 || !strings.Contains(out, `VERSION_ID="12"`) {
+	if code != 0 || !strings.Contains(out, `VERSION_ID="13"`) {
 		t.Fatalf("cat /etc/os-release: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
@@ -85,18 +126,26 @@ func TestDebianBoot(t *testing.T) {
 	for {
 		b, _ := os.ReadFile(log)
 		console = strings.ReplaceAll(string(b), "\r", "")
-		if strings.Contains(console, "login:") {
+		if strings.Contains(console, "login:") && strings.Contains(console, "check-done") {
 			break
 		}
 		if time.Since(start) > 2*time.Minute {
-			t.Fatalf("no login prompt after %v; console:\n%s", time.Since(start), lastLines(console, 40))
+			t.Fatalf("no login prompt and check after %v; console:\n%s", time.Since(start), lastLines(console, 40))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("login prompt after %v", time.Since(start).Round(100*time.Millisecond))
-	// With "quiet", systemd prints a unit's status only when it fails.
-	if strings.Contains(console, "FAILED") {
-		t.Errorf("a unit failed during boot:\n%s", lastLines(console, 40))
+	t.Logf("login prompt and check after %v", time.Since(start).Round(100*time.Millisecond))
+	// With "quiet", systemd prints a unit's status only when it fails
+	// (FAILED) or a dependency does (DEPEND, UNSUPP).
+	for _, bad := range []string{"FAILED", "DEPEND", "UNSUPP"} {
+		if strings.Contains(console, bad) {
+			t.Errorf("%s during boot:\n%s", bad, lastLines(console, 40))
+		}
+	}
+	for _, want := range []string{"failed: []", "masked: masked masked ", "udev: inactive"} {
+		if !strings.Contains(console, want) {
+			t.Errorf("console lacks %q:\n%s", want, lastLines(console, 20))
+		}
 	}
 
 	start = time.Now()

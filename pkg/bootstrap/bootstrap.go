@@ -47,6 +47,7 @@ type Source interface {
 // sources maps a recipe's source type to its Source.
 var sources = map[string]Source{
 	recipe.Debian: Debian{},
+	recipe.Ubuntu: Ubuntu{},
 	recipe.Fedora: Fedora{},
 	recipe.Gentoo: Gentoo{},
 }

@@ -38,14 +38,19 @@ func (Debian) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, op
 	if err != nil {
 		return nil, err
 	}
-	client := &archive.Client{
-		Mirror:     mirror,
-		Suite:      src.Suite,
-		Components: src.Components,
-		Arch:       r.Image.Architecture,
-		Keyring:    r.HostPath(src.Keyring),
-		CacheDir:   cacheDir,
+	keys, err := archive.LoadKeyring(r.HostPath(src.Keyring))
+	if err != nil {
+		return nil, err
 	}
+	return aptBootstrap(ctx, r, target, opts, &archive.Client{Mirror: mirror, Keys: keys, CacheDir: cacheDir})
+}
+
+// aptBootstrap installs a Debian-layout archive's packages (Debian's or
+// Ubuntu's) with client, whose Mirror, Keys and CacheDir the caller set.
+func aptBootstrap(ctx context.Context, r *recipe.Recipe, target string, opts Options, client *archive.Client) (*Result, error) {
+	src := r.Source.Debian
+	mirror, cacheDir := client.Mirror, client.CacheDir
+	client.Suite, client.Components, client.Arch = src.Suite, src.Components, r.Image.Architecture
 	opts.progress("index", 0, 0)
 	rel, err := client.Release(ctx)
 	if err != nil {
@@ -92,7 +97,6 @@ func (Debian) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, op
 // installBase unpacks and configures the packages in the empty target
 // and removes the recipe's unwanted ones.
 func installBase(ctx context.Context, r *recipe.Recipe, target, mirror string, pkgs []*archive.Package, debs []string, epoch int64, opts Options) error {
-	src := r.Source.Debian
 	if err := mergeUsr(target, r.Image.Architecture); err != nil {
 		return err
 	}
@@ -103,7 +107,7 @@ func installBase(ctx context.Context, r *recipe.Recipe, target, mirror string, p
 	if err := writeDpkgDB(target, units); err != nil {
 		return err
 	}
-	if err := writeAptSources(target, mirror, src); err != nil {
+	if err := writeAptSources(target, mirror, r); err != nil {
 		return err
 	}
 	ch := &Chroot{Root: target, Env: []string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(epoch, 10)}, Log: opts.Log}
@@ -274,21 +278,30 @@ func configureScript(units []*unpacked) string {
 	return b.String()
 }
 
+// archiveKeyrings are where each distribution's keyring package installs
+// the archive keys inside the image.
+var archiveKeyrings = map[string]string{
+	recipe.Debian: recipe.DefaultDebianKeyring,
+	recipe.Ubuntu: "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+}
+
 // writeAptSources points apt inside the image at the mirror the image was
-// built from.
-func writeAptSources(target, mirror string, src *recipe.DebianSource) error {
+// built from, in <distribution>.sources.
+func writeAptSources(target, mirror string, r *recipe.Recipe) error {
+	src := r.Source.Debian
 	dir := filepath.Join(target, "etc/apt/sources.list.d")
 	if _, err := os.Stat(filepath.Dir(dir)); err != nil {
 		return nil // no apt in this image
 	}
 	text := fmt.Sprintf("Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\n", mirror, src.Suite, strings.Join(src.Components, " "))
-	if _, err := os.Stat(filepath.Join(target, recipe.DefaultDebianKeyring)); err == nil {
-		text += "Signed-By: " + recipe.DefaultDebianKeyring + "\n"
+	keyring := archiveKeyrings[r.Source.Type]
+	if _, err := os.Stat(filepath.Join(target, keyring)); err == nil {
+		text += "Signed-By: " + keyring + "\n"
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "debian.sources"), []byte(text), 0o644)
+	return os.WriteFile(filepath.Join(dir, r.Source.Type+".sources"), []byte(text), 0o644)
 }
 
 // checkInstalled fails unless dpkg reports every package installed.

@@ -32,7 +32,7 @@ func (r *Recipe) applyDefaults() {
 		r.Source.Type = r.Image.Distribution
 	}
 	switch r.Source.Type {
-	case Debian:
+	case Debian, Ubuntu:
 		if r.Source.Debian == nil {
 			r.Source.Debian = &DebianSource{}
 		}
@@ -42,7 +42,11 @@ func (r *Recipe) applyDefaults() {
 			s.Components = []string{"main"}
 		}
 		s.Variant = or(s.Variant, DefaultVariant)
-		s.Keyring = or(s.Keyring, DefaultDebianKeyring)
+		keyring := DefaultDebianKeyring
+		if r.Source.Type == Ubuntu {
+			keyring = DefaultUbuntuKeyring
+		}
+		s.Keyring = or(s.Keyring, keyring)
 	case Fedora:
 		if r.Source.Fedora == nil {
 			r.Source.Fedora = &FedoraSource{}

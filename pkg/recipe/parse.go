@@ -317,7 +317,7 @@ func (d *decoder) source(n *yaml.Node, s *Source, path string) {
 		}
 	}
 	if typ == nil {
-		d.fail(n, path, "missing type (debian, fedora or gentoo)")
+		d.fail(n, path, "missing type (debian, ubuntu, fedora or gentoo)")
 		return
 	}
 	errs := len(d.errs)
@@ -327,7 +327,7 @@ func (d *decoder) source(n *yaml.Node, s *Source, path string) {
 	}
 	var sub any
 	switch s.Type {
-	case Debian:
+	case Debian, Ubuntu:
 		s.Debian = &DebianSource{}
 		sub = s.Debian
 	case Fedora:
@@ -337,7 +337,7 @@ func (d *decoder) source(n *yaml.Node, s *Source, path string) {
 		s.Gentoo = &GentooSource{}
 		sub = s.Gentoo
 	default:
-		d.fail(typ, joinPath(path, "type"), "want debian, fedora or gentoo, got %q", s.Type)
+		d.fail(typ, joinPath(path, "type"), "want debian, ubuntu, fedora or gentoo, got %q", s.Type)
 		return
 	}
 	d.mapping(n, reflect.ValueOf(sub).Elem(), path, fmt.Sprintf("%s (type %s)", describePath(path), s.Type), "type")

@@ -71,9 +71,9 @@ func TestParseErrors(t *testing.T) {
 		{"type/distribution mismatch", head + "source:\n  type: fedora\n  key: keys/fedora.asc\n",
 			[]string{`bad.yaml:6: source.type: "fedora" does not match image.distribution "debian"`}},
 		{"unknown source type", head + "source:\n  type: arch\n",
-			[]string{`bad.yaml:6: source.type: want debian, fedora or gentoo, got "arch"`}},
+			[]string{`bad.yaml:6: source.type: want debian, ubuntu, fedora or gentoo, got "arch"`}},
 		{"source without type", head + "source:\n  suite: sid\n",
-			[]string{`bad.yaml:6: source: missing type (debian, fedora or gentoo)`}},
+			[]string{`bad.yaml:6: source: missing type (debian, ubuntu, fedora or gentoo)`}},
 		{"fedora key outside keys", "image: {name: f, distribution: fedora, release: \"40\"}\nsource:\n  type: fedora\n  key: /etc/key.asc\n",
 			[]string{`bad.yaml:4: source.key: want a file under keys/ beside the recipe, got "/etc/key.asc"`}},
 		{"bad fingerprint", "image: {name: f, distribution: fedora, release: \"40\"}\nsource:\n  type: fedora\n  fingerprints:\n    - B0F4 9504\n",
@@ -282,8 +282,15 @@ func TestDebianRecipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Source.Debian.Suite != "bookworm" || r.Source.Debian.Variant != "minbase" || r.Hostname != "colinux" {
-		t.Errorf("unexpected recipe: %+v", r)
+	if r.Source.Debian.Suite != "trixie" || r.Source.Debian.Variant != "minbase" || r.Hostname != "colinux" {
+		t.Errorf("unexpected recipe: %+v", r.Source.Debian)
+	}
+	old, err := Load("../../recipes/debian-12.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Source.Debian.Suite != "bookworm" || old.Image.Name != "debian-12" {
+		t.Errorf("debian-12.yaml: %+v %+v", old.Image, old.Source.Debian)
 	}
 	if r.Users.Root.Locked || r.Users.Root.PasswordHash == "" {
 		t.Error("root should have the documented demo password")

@@ -46,6 +46,7 @@ type Image struct {
 // Distributions coimage can build.
 const (
 	Debian = "debian"
+	Ubuntu = "ubuntu" // a DebianSource: Ubuntu's archive has Debian's layout
 	Fedora = "fedora"
 	Gentoo = "gentoo"
 )
@@ -66,14 +67,23 @@ type Source struct {
 // that verifies the archive's InRelease when a recipe names none.
 const DefaultDebianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
-// DebianSource bootstraps from a Debian archive. An empty Mirror means the
-// host's apt sources (or a command-line override) decide.
+// DefaultUbuntuKeyring is where an Ubuntu recipe may put Ubuntu's archive
+// keyring by hand (relative to the recipe); without the file, the keyring
+// comes from Debian's ubuntu-keyring package, checked against Fingerprints.
+const DefaultUbuntuKeyring = "keys/ubuntu-archive-keyring.gpg"
+
+// DebianSource bootstraps from a Debian archive, or Ubuntu's. An empty
+// Mirror means the host's apt sources (Ubuntu: its official archive), or
+// a command-line override, decide.
 type DebianSource struct {
 	Mirror     string   `yaml:"mirror"`
 	Suite      string   `yaml:"suite"`
 	Components []string `yaml:"components"`
 	Variant    string   `yaml:"variant"` // minbase, important or standard
 	Keyring    string   `yaml:"keyring"`
+	// Fingerprints pin the archive keys (Ubuntu: taken from Debian's
+	// ubuntu-keyring package); empty means the source's defaults.
+	Fingerprints []string `yaml:"fingerprints,omitempty"`
 }
 
 // FedoraSource bootstraps Fedora from its container base image or its

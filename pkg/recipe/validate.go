@@ -32,7 +32,7 @@ var (
 	fstabField  = regexp.MustCompile(`^[^\s#]+$`) // fstab splits on blanks
 	variants    = []string{"minbase", "important", "standard"}
 	fedoraWays  = []string{"container", "repo"}
-	distros     = []string{Debian, Fedora, Gentoo}
+	distros     = []string{Debian, Ubuntu, Fedora, Gentoo}
 )
 
 // architectures lists each distribution's own names for its ports.
@@ -40,6 +40,8 @@ func architectures(dist string) []string {
 	switch dist {
 	case Debian:
 		return []string{"amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x"}
+	case Ubuntu:
+		return []string{"amd64", "arm64", "armhf", "ppc64el", "riscv64", "s390x"}
 	case Fedora:
 		return []string{"x86_64", "aarch64", "ppc64le", "s390x"}
 	case Gentoo:
@@ -153,6 +155,7 @@ func (c *checker) source() {
 		if s.Debian.Keyring == "" {
 			c.fail("source.keyring", "want the path of an archive keyring")
 		}
+		c.fingerprints(s.Debian.Fingerprints) // Ubuntu's default pin when empty
 	case s.Fedora != nil:
 		c.mirror(s.Fedora.Mirror)
 		c.match("source.release", s.Fedora.Release, fedoraRel, "a Fedora release number or rawhide")
@@ -191,6 +194,11 @@ func (c *checker) key(k string, fingerprints []string) {
 	if len(fingerprints) == 0 {
 		c.fail("source.fingerprints", "missing: pin the signing keys' fingerprints (40 hex digits each, as the distribution publishes them)")
 	}
+	c.fingerprints(fingerprints)
+}
+
+// fingerprints checks each pin's form; an empty list passes.
+func (c *checker) fingerprints(fingerprints []string) {
 	for i, fp := range fingerprints {
 		if !fingerprint.MatchString(strings.ReplaceAll(fp, " ", "")) {
 			c.fail(fmt.Sprintf("source.fingerprints[%d]", i), "want an OpenPGP key fingerprint (40 or 64 hex digits), got %q", fp)

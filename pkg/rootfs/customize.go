@@ -109,13 +109,15 @@ func password(b *strings.Builder, user string, l recipe.Login) {
 	fmt.Fprintf(b, "usermod --password %s %s\n", shellQuote(hash), user)
 }
 
-// gettyUnit is the systemd unit giving a login on a terminal: the serial
-// flavour (keeps the line settings, 115200 baud) for serial lines, the
-// virtual-console one otherwise. Under User-mode Linux con0 is tty0.
+// gettyUnit is the systemd unit giving a login on a terminal: getty@ for
+// every line, serial ones included. serial-getty@ binds to the line's
+// device unit, which systemd refuses when /sys is read-only (corun's
+// sysfs=ro boot tuning: no udev, no device units), so every boot printed
+// "Dependency failed for Serial Getty on ttyS0"; the lines a cooperative
+// guest has are virtual, where serial-getty's baud-rate list buys nothing,
+// and systemd gives non-VT lines TERM=vt220 either way. Under User-mode
+// Linux con0 is tty0.
 func gettyUnit(tty string) string {
-	if strings.HasPrefix(tty, "ttyS") || strings.HasPrefix(tty, "hvc") || strings.HasPrefix(tty, "ttyAMA") {
-		return "serial-getty@" + tty + ".service"
-	}
 	return "getty@" + tty + ".service"
 }
 

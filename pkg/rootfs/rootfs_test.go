@@ -48,7 +48,7 @@ func TestFstab(t *testing.T) {
 }
 
 func TestGettyUnit(t *testing.T) {
-	for tty, want := range map[string]string{"tty0": "getty@tty0.service", "ttyS0": "serial-getty@ttyS0.service", "hvc0": "serial-getty@hvc0.service"} {
+	for tty, want := range map[string]string{"tty0": "getty@tty0.service", "ttyS0": "getty@ttyS0.service", "hvc0": "getty@hvc0.service"} {
 		if got := gettyUnit(tty); got != want {
 			t.Errorf("%s: %s, want %s", tty, got, want)
 		}
