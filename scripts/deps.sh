@@ -54,6 +54,13 @@ needs=(
   # build: coimage release compresses with libzstd, built in through cgo
   # (without a C compiler the build falls back to a pure-Go encoder)
   "gcc gcc"
+  # coimage build: rootless builds map ids through these (tests build as a
+  # user they create); bench/build.sh measures against mmdebstrap
+  "newuidmap uidmap"
+  "newgidmap uidmap"
+  "setpriv util-linux"
+  "useradd passwd"
+  "mmdebstrap mmdebstrap"
 )
 
 missing_pkgs=()

@@ -20,11 +20,12 @@ import (
 	"github.com/colinux-ng/colinux/pkg/bootstrap"
 	"github.com/colinux-ng/colinux/pkg/recipe"
 	"github.com/colinux-ng/colinux/pkg/rootfs"
+	"github.com/colinux-ng/colinux/pkg/rootless"
 )
 
 var buildCommand = &cli.Command{
 	Name:      "build",
-	Usage:     "build a root-filesystem image (ext4 cobd image) from a recipe; needs root",
+	Usage:     "build a root-filesystem image (ext4 cobd image) from a recipe, as root or rootless (in a user namespace mapped through /etc/subuid and /etc/subgid)",
 	ArgsUsage: "RECIPE",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: ".", Usage: "write NAME.img and NAME.manifest.json into `DIR`"},
@@ -47,6 +48,7 @@ type buildManifest struct {
 	Release         string              `json:"release"`
 	Architecture    string              `json:"architecture"`
 	Mirror          string              `json:"mirror"`
+	Mode            string              `json:"mode"` // root, or rootless (see pkg/rootless)
 	SourceDateEpoch int64               `json:"source_date_epoch"`
 	Image           manifestImage       `json:"image"`
 	Packages        []bootstrap.Package `json:"packages"`
@@ -64,6 +66,17 @@ func runBuild(c *cli.Context) error {
 	r, err := recipe.Load(c.Args().First())
 	if err != nil {
 		return err
+	}
+	if os.Geteuid() != 0 {
+		// An ordinary user: the same build as root of a user namespace.
+		code, err := rootless.Run(os.Args[1:])
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return cli.Exit("", code)
+		}
+		return nil
 	}
 	epoch, err := pinnedEpoch(r)
 	if err != nil {
@@ -152,7 +165,7 @@ func build(ctx context.Context, r *recipe.Recipe, cfg buildConfig) (m *buildMani
 	m = &buildManifest{
 		Name: r.Image.Name, Recipe: r.File, RecipeHash: r.Hash(),
 		Distribution: r.Image.Distribution, Release: r.Image.Release, Architecture: r.Image.Architecture,
-		Mirror: res.Mirror, SourceDateEpoch: res.SourceDateEpoch,
+		Mirror: res.Mirror, Mode: rootless.Mode(), SourceDateEpoch: res.SourceDateEpoch,
 		Image: manifestImage{File: name, Image: *packed}, Packages: res.Packages,
 	}
 	mf, err := atomicfile.Create(filepath.Join(cfg.output, r.Image.Name+".manifest.json"), 0o644)

@@ -10,12 +10,20 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/colinux-ng/colinux/pkg/rootless"
 )
 
 func main() {
 	// Ctrl-C and SIGTERM cancel the context; commands clean up through it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A rootless build re-runs coimage in a user namespace (see
+	// pkg/rootless): that process waits here for its id maps.
+	if err := rootless.InChild(); err != nil {
+		fmt.Fprintln(os.Stderr, "coimage:", err)
+		os.Exit(1)
+	}
 	app := &cli.App{
 		Name:                 "coimage",
 		Usage:                "build, convert, inspect, export, release and pull coLinux NG root-filesystem images",
