@@ -6,13 +6,11 @@ import (
 	"compress/gzip"
 	"io"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
-	"github.com/ulikunitz/xz"
-
 	"github.com/colinux-ng/colinux/internal/testutil"
+	"github.com/colinux-ng/colinux/pkg/archive/archivetest"
 )
 
 // Invocations is where the stand-in package manager (and systemctl) in a
@@ -101,25 +99,8 @@ func Tar(t testing.TB, entries []Entry) []byte {
 	return buf.Bytes()
 }
 
-// XZ compresses data with the host's xz when present (much faster than
-// the pure-Go encoder), else in Go.
-func XZ(t testing.TB, data []byte) []byte {
-	t.Helper()
-	if path, err := exec.LookPath("xz"); err == nil {
-		cmd := exec.Command(path, "-1", "--stdout")
-		cmd.Stdin = bytes.NewReader(data)
-		out, err := cmd.Output()
-		must(t, err)
-		return out
-	}
-	var buf bytes.Buffer
-	w, err := xz.NewWriter(&buf)
-	must(t, err)
-	_, err = w.Write(data)
-	must(t, err)
-	must(t, w.Close())
-	return buf.Bytes()
-}
+// XZ compresses data (archivetest.XZ).
+func XZ(t testing.TB, data []byte) []byte { return archivetest.XZ(t, data) }
 
 // Gzip compresses data (OCI layers are tar+gzip).
 func Gzip(t testing.TB, data []byte) []byte {
