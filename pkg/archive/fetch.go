@@ -16,6 +16,13 @@ const fetchWorkers = 8
 // of pkgs. Every file, downloaded or cached, is checked against the size and
 // SHA256 of its Packages entry first.
 func (c *Client) Fetch(ctx context.Context, pkgs []*Package) ([]string, error) {
+	return c.FetchEach(ctx, pkgs, nil)
+}
+
+// FetchEach is Fetch that also calls each(i, path) as soon as pkgs[i] is
+// in the cache and verified, from the downloading goroutine, so that a
+// caller can start on it while the others download.
+func (c *Client) FetchEach(ctx context.Context, pkgs []*Package, each func(i int, path string)) ([]string, error) {
 	s, err := c.settings()
 	if err != nil {
 		return nil, err
@@ -44,6 +51,9 @@ func (c *Client) Fetch(ctx context.Context, pkgs []*Package) ([]string, error) {
 		g.Go(func() error {
 			path, err := s.cached(gctx, debsArea, s.mirror+"/"+p.Filename, p.Hash(), "package "+p.String(), progress)
 			paths[i] = path
+			if err == nil && each != nil {
+				each(i, path)
+			}
 			return err
 		})
 	}

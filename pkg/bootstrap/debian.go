@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -64,11 +65,13 @@ func aptBootstrap(ctx context.Context, r *recipe.Recipe, target string, opts Opt
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.File, err)
 	}
+	// Each .deb is unpacked as soon as it is downloaded and verified,
+	// while the others download; the build succeeds only once all are.
+	opts.Progress = downloadsBehind(opts.Progress)
 	client.Progress = func(done, total int64) { opts.progress("download", done, total) }
-	debs, err := client.Fetch(ctx, pkgs)
-	if err != nil {
-		return nil, err
-	}
+	fetchCtx, cancelFetch := context.WithCancel(ctx)
+	defer cancelFetch()
+	debs := fetchInBackground(fetchCtx, client, pkgs)
 
 	epoch := epochOr(opts.SourceDateEpoch, rel.Date)
 	key := ""
@@ -79,6 +82,14 @@ func aptBootstrap(ctx context.Context, r *recipe.Recipe, target string, opts Opt
 	if err := cachedBase(ctx, base, key, target, opts, func() error {
 		return installBase(ctx, r, target, mirror, pkgs, debs, epoch, opts)
 	}); err != nil {
+		cancelFetch()
+		// A failed download is the better reason, when there was one.
+		if ferr := debs.wait(); ferr != nil && !errors.Is(ferr, context.Canceled) {
+			return nil, ferr
+		}
+		return nil, err
+	}
+	if err := debs.wait(); err != nil {
 		return nil, err
 	}
 	res := &Result{Mirror: mirror, Suite: src.Suite, SourceDateEpoch: epoch}
@@ -96,7 +107,7 @@ func aptBootstrap(ctx context.Context, r *recipe.Recipe, target string, opts Opt
 
 // installBase unpacks and configures the packages in the empty target
 // and removes the recipe's unwanted ones.
-func installBase(ctx context.Context, r *recipe.Recipe, target, mirror string, pkgs []*archive.Package, debs []string, epoch int64, opts Options) error {
+func installBase(ctx context.Context, r *recipe.Recipe, target, mirror string, pkgs []*archive.Package, debs *pendingDebs, epoch int64, opts Options) error {
 	if err := mergeUsr(target, r.Image.Architecture); err != nil {
 		return err
 	}
@@ -178,7 +189,7 @@ func mergeUsr(target, arch string) error {
 // unpackAll extracts every package into target in order, so a later
 // package wins a shared path whatever the timing. Decompression, the
 // expensive part, runs ahead on every CPU.
-func unpackAll(ctx context.Context, target string, pkgs []*archive.Package, debs []string, opts Options) ([]*unpacked, error) {
+func unpackAll(ctx context.Context, target string, pkgs []*archive.Package, debs *pendingDebs, opts Options) ([]*unpacked, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type opened struct {
@@ -198,7 +209,11 @@ func unpackAll(ctx context.Context, target string, pkgs []*archive.Package, debs
 				return
 			}
 			go func() {
-				d, err := openDeb(ctx, debs[i])
+				path, err := debs.path(ctx, i)
+				var d *archive.Deb
+				if err == nil {
+					d, err = openDeb(ctx, path)
+				}
 				ready[i] <- opened{d, err}
 			}()
 		}

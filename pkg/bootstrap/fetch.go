@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/colinux-ng/colinux/internal/atomicfile"
 	"github.com/colinux-ng/colinux/pkg/archive"
@@ -194,3 +195,72 @@ func newHashes(d digest) *hashes {
 
 func (h *hashes) sum() string    { return hex.EncodeToString(h.want.Sum(nil)) }
 func (h *hashes) sha256() string { return hex.EncodeToString(h.s256.Sum(nil)) }
+
+// pendingDebs are .debs downloading in the background: path hands each
+// one out once it is verified, wait the outcome of them all.
+type pendingDebs struct {
+	ready []chan string // one verified path each, buffered
+	done  chan struct{} // closed when the downloads have ended
+	err   error         // set before done closes
+}
+
+// fetchInBackground starts downloading pkgs through c.
+func fetchInBackground(ctx context.Context, c *archive.Client, pkgs []*archive.Package) *pendingDebs {
+	p := &pendingDebs{ready: make([]chan string, len(pkgs)), done: make(chan struct{})}
+	for i := range p.ready {
+		p.ready[i] = make(chan string, 1)
+	}
+	go func() {
+		_, p.err = c.FetchEach(ctx, pkgs, func(i int, path string) { p.ready[i] <- path })
+		close(p.done)
+	}()
+	return p
+}
+
+// path waits for the i-th package's verified file; each is taken once.
+func (p *pendingDebs) path(ctx context.Context, i int) (string, error) {
+	select {
+	case path := <-p.ready[i]:
+		return path, nil
+	case <-p.done:
+		select {
+		case path := <-p.ready[i]:
+			return path, nil
+		default:
+		}
+		if p.err != nil {
+			return "", p.err
+		}
+		return "", fmt.Errorf("package %d: not downloaded", i)
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// wait returns once every download has ended, with the first error.
+func (p *pendingDebs) wait() error {
+	<-p.done
+	return p.err
+}
+
+// downloadsBehind serializes the calls of p, which come from the
+// downloads and the unpacking at once, and silences the download phase
+// once a later phase has begun: one bar at a time.
+func downloadsBehind(p Progress) Progress {
+	if p == nil {
+		return nil
+	}
+	var (
+		mu    sync.Mutex
+		later bool
+	)
+	return func(phase string, done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if phase == "download" && later {
+			return
+		}
+		later = later || phase != "download" && phase != "index"
+		p(phase, done, total)
+	}
+}
