@@ -123,8 +123,12 @@ func guest(c *cli.Context, settings, command []string) (*config.Config, error) {
 		cfg.X11 = true
 	}
 	if cfg.X11 { // the background corun opens it again, from the same environment
-		if _, err := x11.New(os.Getenv("DISPLAY"), x11.AuthorityFile()); err != nil {
+		f, err := x11.New(os.Getenv("DISPLAY"), x11.AuthorityFile())
+		if err != nil {
 			return nil, fmt.Errorf("--x11: %w", err)
+		}
+		if !f.HostCookie() {
+			warn(fmt.Sprintf("x11: %s holds no cookie for display %s; guest clients get in only if the host's X server lets corun's user in without one", x11.AuthorityFile(), f.Display))
 		}
 	}
 	if err := driver.Prepare(cfg); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,17 @@ func TestX11(t *testing.T) {
 	}
 	if err == nil {
 		t.Error("a client without the cookie got in")
+	}
+
+	// Without the host's cookie, corun warns and the host's server
+	// refuses the guest's (right) cookie: access control stays the host's.
+	cmd = exec.Command(corun, "run", "--snapshot", "--x11", img, kernelArg(t), "--", "xclient", "rtt", "1")
+	cmd.Env = append(srv.Env(), "XAUTHORITY="+filepath.Join(dir, "none"))
+	msg, err = cmd.CombinedOutput()
+	for _, want := range []string{"holds no cookie for display " + srv.Display, "Authorization required"} {
+		if err == nil || !strings.Contains(string(msg), want) {
+			t.Errorf("without the host's cookie: %v, want %q in:\n%s", err, want, msg)
+		}
 	}
 
 	cmd = exec.Command(corun, "run", "--x11", img, kernelArg(t), "--", "true")
