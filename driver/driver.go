@@ -39,8 +39,10 @@ type Backend interface {
 	// is delivered; the driver waits for the end. It may be called from
 	// another process than Run's, with only inst.Name and inst.Dir set.
 	Stop(ctx context.Context, inst *Instance, force bool) error
-	// Status reports whether the guest's monitor answers (nil), for an
-	// instance whose processes are alive. Same inst as for Stop.
+	// Status reports whether the guest's monitor answers (nil). The
+	// driver calls it after Start until it does: the instance is then
+	// "running" (until then "starting"), and a guest in the background
+	// is reported ready. Same inst as for Stop.
 	Status(ctx context.Context, inst *Instance) error
 }
 

@@ -84,7 +84,7 @@ type Options struct {
 	// StopTimeout is how long a graceful stop may take when ctx is
 	// cancelled before the guest is halted; 0 is DefaultStopTimeout.
 	StopTimeout time.Duration
-	// Ready is called with the instance name once the monitor runs.
+	// Ready is called with the instance name once the monitor answers.
 	Ready func(name string)
 	// X11 is the display offered to an x11=on guest; nil is the one
 	// $DISPLAY names.
@@ -159,12 +159,26 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 	if err := reg.Save(rec); err != nil {
 		return Result{}, err
 	}
+	var recMu sync.Mutex // rec, between this goroutine and running's
 	inst.started = func(pid int) {
-		rec.PID, rec.State = pid, instance.Running
+		recMu.Lock()
+		rec.PID = pid
 		reg.Save(rec)
-		if opts.Ready != nil {
-			opts.Ready(claim.Name)
-		}
+		recMu.Unlock()
+		go func() {
+			if !running(b, inst) {
+				return
+			}
+			recMu.Lock()
+			if cur, err := reg.Get(claim.Name); err == nil && cur.State == instance.Starting {
+				rec.State = instance.Running
+				reg.Save(rec)
+			}
+			recMu.Unlock()
+			if opts.Ready != nil {
+				opts.Ready(claim.Name)
+			}
+		}()
 	}
 
 	type outcome struct {
@@ -185,8 +199,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 		proc := inst.proc
 		inst.mu.Unlock()
 		if proc != nil {
+			recMu.Lock()
 			rec.State = instance.Stopping
 			reg.Save(rec)
+			recMu.Unlock()
 			gone := func(d time.Duration) bool {
 				select {
 				case <-proc.Done():
@@ -203,12 +219,33 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 	// A guest in the background that ended on its own, not by a poweroff
 	// or corun stop, stays listed as dead, with the reason.
 	if out.err != nil && opts.Serve {
+		recMu.Lock()
 		if cur, err := reg.Get(claim.Name); err == nil && cur.State != instance.Stopping {
 			rec.State, rec.Reason = instance.Dead, firstLine(out.err.Error())
 			keep = reg.Save(rec) == nil
 		}
+		recMu.Unlock()
 	}
 	return out.res, out.err
+}
+
+// running waits until the monitor of a started instance answers (true),
+// or its process has ended (false): an instance is "running" from then
+// on, and a guest in the background is reported ready.
+func running(b Backend, inst *Instance) bool {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := b.Status(ctx, inst)
+		cancel()
+		if err == nil {
+			return true
+		}
+		select {
+		case <-inst.proc.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func firstLine(s string) string {

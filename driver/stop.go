@@ -108,24 +108,6 @@ func Stop(ctx context.Context, reg instance.Registry, name string, timeout time.
 	return Stopped{}, nil
 }
 
-// Status returns the state of rec to show, checked with its backend: a
-// running instance whose monitor does not answer is "unresponsive".
-func Status(ctx context.Context, reg instance.Registry, rec instance.Record) string {
-	if rec.State != instance.Running {
-		return rec.State
-	}
-	b, err := Lookup(rec.Monitor)
-	if err != nil {
-		return rec.State
-	}
-	sctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if b.Status(sctx, &Instance{Name: rec.Name, Dir: rec.Dir}) != nil {
-		return "unresponsive"
-	}
-	return rec.State
-}
-
 // ErrNoConsole is an instance whose console is not served: one running a
 // command, whose output goes to the corun that started it.
 var ErrNoConsole = errors.New("runs a command; its output goes to the corun that started it")

@@ -206,7 +206,14 @@ type terminal struct {
 // startOnPTY runs corun with args on a new pty as its controlling terminal.
 func startOnPTY(t *testing.T, args ...string) (*exec.Cmd, *terminal) {
 	t.Helper()
+	return startOnPTYIn(t, "", args...)
+}
+
+// startOnPTYIn does so in directory dir.
+func startOnPTYIn(t *testing.T, dir string, args ...string) (*exec.Cmd, *terminal) {
+	t.Helper()
 	cmd := exec.Command(corun, args...)
+	cmd.Dir = dir
 	ptmx, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)

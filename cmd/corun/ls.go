@@ -25,9 +25,6 @@ var lsCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		for i := range recs {
-			recs[i].State = driver.Status(c.Context, reg, recs[i])
-		}
 		if c.Bool("json") {
 			if recs == nil {
 				recs = []instance.Record{}

@@ -44,8 +44,15 @@ func TestMain(m *testing.M) {
 // run runs corun and returns its stdout, stderr and exit status.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runIn(t, "", args...)
+}
+
+// runIn runs corun in directory dir.
+func runIn(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(corun, args...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
