@@ -126,41 +126,17 @@ func (d Dep) String() string {
 	return d.Name + " " + op + " " + d.EVR.String()
 }
 
+// packageXML is what ParsePrimary collects of one <package>.
 type packageXML struct {
-	Type    string `xml:"type,attr"`
-	Name    string `xml:"name"`
-	Arch    string `xml:"arch"`
-	Version struct {
-		Epoch string `xml:"epoch,attr"`
-		Ver   string `xml:"ver,attr"`
-		Rel   string `xml:"rel,attr"`
-	} `xml:"version"`
-	Checksum struct {
-		Type  string `xml:"type,attr"`
-		Value string `xml:",chardata"`
-	} `xml:"checksum"`
-	Time struct {
-		Build string `xml:"build,attr"`
-	} `xml:"time"`
-	Size struct {
-		Package string `xml:"package,attr"`
-	} `xml:"size"`
-	Location struct {
-		Href string `xml:"href,attr"`
-	} `xml:"location"`
-	Format struct {
-		Provides []entryXML `xml:"provides>entry"`
-		Requires []entryXML `xml:"requires>entry"`
-		Files    []string   `xml:"file"`
-	} `xml:"format"`
+	Name, Arch, Epoch, Ver, Rel string
+	ChecksumType, Checksum      string
+	Build, Size, Href           string
+	Provides, Requires          []entryXML
+	Files                       []string
 }
 
 type entryXML struct {
-	Name  string `xml:"name,attr"`
-	Flags string `xml:"flags,attr"`
-	Epoch string `xml:"epoch,attr"`
-	Ver   string `xml:"ver,attr"`
-	Rel   string `xml:"rel,attr"`
+	Name, Flags, Epoch, Ver, Rel string
 }
 
 var senseOf = map[string]int{"": 0, "EQ": rpm.Equal, "LT": rpm.Less, "GT": rpm.Greater,
@@ -178,73 +154,147 @@ func (e entryXML) dep() (Dep, bool) {
 // ParsePrimary streams a decompressed primary.xml and returns the
 // packages whose architecture keep accepts (source packages never).
 // repo is recorded in each package; name labels errors.
+//
+// It reads raw tokens and keeps only what resolving and fetching need:
+// Fedora's Everything primary.xml is a few hundred MB, and decoding each
+// <package> element by reflection took several times as long.
 func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name string) ([]*Package, error) {
 	d := xml.NewDecoder(r)
-	var out []*Package
-	seenRoot := false
+	var (
+		out      []*Package
+		px       *packageXML
+		seenRoot bool
+		depth    int     // below <package>
+		section  string  // "provides" or "requires" inside <format>
+		capture  *string // where character data goes
+		text     []byte
+	)
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%s: line %d: %s: %w", name, lineOf(d), fmt.Sprintf(format, a...), ErrFormat)
+	}
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v: %w", name, err, ErrFormat)
 		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if se.Name.Local == "metadata" {
-			seenRoot = true
-			continue
-		}
-		if se.Name.Local != "package" {
-			if err := d.Skip(); err != nil {
-				return nil, fmt.Errorf("%s: %v: %w", name, err, ErrFormat)
+		switch t := tok.(type) {
+		case xml.StartElement:
+			el := t.Name.Local
+			if px == nil {
+				switch el {
+				case "metadata":
+					seenRoot = true
+				case "package":
+					px, depth = &packageXML{}, 0
+				}
+				continue
 			}
-			continue
+			depth++
+			switch {
+			case el == "package":
+				return nil, bad("<package> inside <package>")
+			case depth == 1 && el == "name":
+				capture = &px.Name
+			case depth == 1 && el == "arch":
+				capture = &px.Arch
+			case depth == 1 && el == "checksum":
+				px.ChecksumType, capture = attr(t, "type"), &px.Checksum
+			case depth == 1 && el == "version":
+				px.Epoch, px.Ver, px.Rel = attr(t, "epoch"), attr(t, "ver"), attr(t, "rel")
+			case depth == 1 && el == "time":
+				px.Build = attr(t, "build")
+			case depth == 1 && el == "size":
+				px.Size = attr(t, "package")
+			case depth == 1 && el == "location":
+				px.Href = attr(t, "href")
+			case depth == 2 && (el == "provides" || el == "requires"):
+				section = el
+			case depth == 3 && el == "entry" && section != "":
+				e := entryXML{attr(t, "name"), attr(t, "flags"), attr(t, "epoch"), attr(t, "ver"), attr(t, "rel")}
+				if section == "provides" {
+					px.Provides = append(px.Provides, e)
+				} else {
+					px.Requires = append(px.Requires, e)
+				}
+			case depth == 2 && el == "file":
+				px.Files = append(px.Files, "")
+				capture = &px.Files[len(px.Files)-1]
+			}
+			text = text[:0]
+		case xml.CharData:
+			if capture != nil {
+				text = append(text, t...)
+			}
+		case xml.EndElement:
+			if px == nil {
+				continue
+			}
+			if capture != nil {
+				*capture, capture = strings.TrimSpace(string(text)), nil
+			}
+			if depth == 2 && (t.Name.Local == "provides" || t.Name.Local == "requires") {
+				section = ""
+			}
+			if depth > 0 {
+				depth--
+				continue
+			}
+			if px.Arch != "src" && keep(px.Arch) {
+				p, err := px.pkg(repo)
+				if err != nil {
+					return nil, fmt.Errorf("%s: package %q: %w", name, px.Name, err)
+				}
+				out = append(out, p)
+			}
+			px = nil
 		}
-		var px packageXML
-		if err := d.DecodeElement(&px, &se); err != nil {
-			return nil, fmt.Errorf("%s: %v: %w", name, err, ErrFormat)
-		}
-		if px.Arch == "src" || !keep(px.Arch) {
-			continue
-		}
-		p, err := px.pkg(repo)
-		if err != nil {
-			return nil, fmt.Errorf("%s: package %q: %w", name, px.Name, err)
-		}
-		out = append(out, p)
 	}
-	if !seenRoot {
-		return nil, fmt.Errorf("%s: no <metadata> element: %w", name, ErrFormat)
+	if !seenRoot || px != nil {
+		return nil, fmt.Errorf("%s: no complete <metadata> element: %w", name, ErrFormat)
 	}
 	return out, nil
 }
 
-func (px *packageXML) pkg(repo int) (*Package, error) {
-	sum := strings.ToLower(strings.TrimSpace(px.Checksum.Value))
-	if px.Checksum.Type != "sha256" || !isHex(sum, 64) {
-		return nil, fmt.Errorf("checksum %s %q: want sha256: %w", px.Checksum.Type, sum, ErrFormat)
+// attr is the value of a start element's attribute, "" when absent.
+func attr(t xml.StartElement, name string) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
 	}
-	loc, err := relative(px.Location.Href)
+	return ""
+}
+
+func lineOf(d *xml.Decoder) int {
+	line, _ := d.InputPos()
+	return line
+}
+
+func (px *packageXML) pkg(repo int) (*Package, error) {
+	sum := strings.ToLower(px.Checksum)
+	if px.ChecksumType != "sha256" || !isHex(sum, 64) {
+		return nil, fmt.Errorf("checksum %s %q: want sha256: %w", px.ChecksumType, sum, ErrFormat)
+	}
+	loc, err := relative(px.Href)
 	if err != nil {
 		return nil, err
 	}
-	if px.Name == "" || px.Version.Ver == "" || !strings.HasSuffix(loc, ".rpm") {
-		return nil, fmt.Errorf("incomplete entry (version %q, location %q): %w", px.Version.Ver, loc, ErrFormat)
+	if px.Name == "" || px.Ver == "" || !strings.HasSuffix(loc, ".rpm") {
+		return nil, fmt.Errorf("incomplete entry (version %q, location %q): %w", px.Ver, loc, ErrFormat)
 	}
-	epoch, _ := strconv.ParseInt(px.Version.Epoch, 10, 64)
-	build, _ := strconv.ParseInt(px.Time.Build, 10, 64)
-	p := &Package{Name: px.Name, Arch: px.Arch, EVR: rpm.EVR{Epoch: epoch, Version: px.Version.Ver, Release: px.Version.Rel},
-		SHA256: sum, Size: size(px.Size.Package), Location: loc, BuildTime: build, Files: px.Format.Files, Repo: repo}
-	for _, e := range px.Format.Provides {
+	epoch, _ := strconv.ParseInt(px.Epoch, 10, 64)
+	build, _ := strconv.ParseInt(px.Build, 10, 64)
+	p := &Package{Name: px.Name, Arch: px.Arch, EVR: rpm.EVR{Epoch: epoch, Version: px.Ver, Release: px.Rel},
+		SHA256: sum, Size: size(px.Size), Location: loc, BuildTime: build, Files: px.Files, Repo: repo}
+	for _, e := range px.Provides {
 		if d, ok := e.dep(); ok {
 			p.Provides = append(p.Provides, d)
 		}
 	}
-	for _, e := range px.Format.Requires {
+	for _, e := range px.Requires {
 		if strings.HasPrefix(e.Name, "rpmlib(") { // rpm's own features, not packages
 			continue
 		}

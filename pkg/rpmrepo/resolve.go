@@ -64,22 +64,34 @@ func (ix *Index) Resolve(install, exclude []string) ([]*Package, error) {
 		if slices.Contains(exclude, name) {
 			return nil, fmt.Errorf("%s is both installed and removed: %w", name, ErrUnresolvable)
 		}
-		if err := s.add(Dep{Name: name}, "the recipe"); err != nil {
+		if err := s.add(Dep{Name: name}, nil); err != nil {
 			return nil, err
 		}
 	}
-	// Conditional requirements ("(a if b)") can become due as the set
-	// grows, so passes repeat until one adds nothing.
-	for changed := true; changed; {
-		changed = false
-		for _, p := range s.order {
+	// Each chosen package's requirements are met once, in the order the
+	// packages were chosen. Conditional requirements ("(a if b)") can
+	// become due as the set grows, so the rich ones are met again until a
+	// round adds nothing.
+	for done := 0; ; {
+		for ; done < len(s.order); done++ {
+			p := s.order[done]
 			for _, d := range p.Requires {
-				n := len(s.order)
-				if err := s.require(d, p.NEVRA()); err != nil {
+				if err := s.require(d, p); err != nil {
 					return nil, err
 				}
-				changed = changed || len(s.order) != n
 			}
+		}
+		for _, p := range s.order[:done] {
+			for _, d := range p.Requires {
+				if strings.HasPrefix(d.Name, "(") {
+					if err := s.require(d, p); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		if done == len(s.order) {
+			break
 		}
 	}
 	out := slices.Clone(s.order)
@@ -107,7 +119,7 @@ func (s *selection) has(d Dep) bool {
 // add chooses a provider of d unless one is chosen already. Preferred: a
 // package of that very name, then the shortest name, then the first by
 // name (dnf weighs more; this is deterministic and close).
-func (s *selection) add(d Dep, by string) error {
+func (s *selection) add(d Dep, by *Package) error {
 	if s.has(d) {
 		return nil
 	}
@@ -123,9 +135,9 @@ func (s *selection) add(d Dep, by string) error {
 	}
 	if len(cands) == 0 {
 		if len(excluded) > 0 {
-			return fmt.Errorf("%s requires %s, which only %s provides, and the recipe removes it: %w", by, d, excluded[0].Name, ErrUnresolvable)
+			return fmt.Errorf("%s requires %s, which only %s provides, and the recipe removes it: %w", who(by), d, excluded[0].Name, ErrUnresolvable)
 		}
-		return fmt.Errorf("%s requires %s, which no package provides: %w", by, d, ErrUnresolvable)
+		return fmt.Errorf("%s requires %s, which no package provides: %w", who(by), d, ErrUnresolvable)
 	}
 	slices.SortStableFunc(cands, func(a, b *Package) int {
 		if (a.Name == d.Name) != (b.Name == d.Name) {
@@ -146,19 +158,19 @@ func (s *selection) add(d Dep, by string) error {
 }
 
 // require meets one requirement of by, simple or rich.
-func (s *selection) require(d Dep, by string) error {
+func (s *selection) require(d Dep, by *Package) error {
 	if !strings.HasPrefix(d.Name, "(") {
 		return s.add(d, by)
 	}
 	r, err := parseRich(d.Name)
 	if err != nil {
-		return fmt.Errorf("%s: %w", by, err)
+		return fmt.Errorf("%s: %w", who(by), err)
 	}
 	return s.fulfil(r, by)
 }
 
 // fulfil installs what an unsatisfied rich dependency needs.
-func (s *selection) fulfil(r *rich, by string) error {
+func (s *selection) fulfil(r *rich, by *Package) error {
 	if s.sat(r) {
 		return nil
 	}
@@ -180,7 +192,7 @@ func (s *selection) fulfil(r *rich, by string) error {
 				return s.fulfil(a, by)
 			}
 		}
-		return fmt.Errorf("%s requires %s, which no package provides: %w", by, r, ErrUnresolvable)
+		return fmt.Errorf("%s requires %s, which no package provides: %w", who(by), r, ErrUnresolvable)
 	case "if", "unless":
 		if s.sat(r.args[1]) == (r.op == "if") {
 			return s.fulfil(r.args[0], by)
@@ -239,6 +251,14 @@ func (s *selection) possible(r *rich) bool {
 		}
 	}
 	return true
+}
+
+// who names the package a requirement comes from; nil is the recipe.
+func who(p *Package) string {
+	if p == nil {
+		return "the recipe"
+	}
+	return p.NEVRA()
 }
 
 func appendOnce(list []*Package, p *Package) []*Package {

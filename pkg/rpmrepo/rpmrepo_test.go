@@ -138,3 +138,44 @@ func TestPrimaryRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePrimaryShape: only <package>'s own name and version count,
+// entities are decoded, other dependency kinds and architectures and
+// source packages are left out.
+func TestParsePrimaryShape(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	xml := `<?xml version="1.0"?><metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm">
+<package type="rpm"><name>a</name><arch>x86_64</arch><version epoch="1" ver="2" rel="3"/>
+<checksum type="sha256" pkgid="YES">` + sum + `</checksum><summary>name &amp; more</summary><description><name>not this</name></description>
+<time file="5" build="7"/><size package="11"/><location href="Packages/a/a.rpm"/>
+<format><rpm:provides><rpm:entry name="a" flags="EQ" epoch="1" ver="2" rel="3"/></rpm:provides>
+<rpm:requires><rpm:entry name="(b &lt; 2 or c)"/><rpm:entry name="rpmlib(PayloadIsZstd)" flags="LE" ver="5.4.18"/></rpm:requires>
+<rpm:conflicts><rpm:entry name="d"/></rpm:conflicts><rpm:obsoletes><rpm:entry name="e"/></rpm:obsoletes>
+<file>/usr/bin/a</file><file type="dir">/etc/a</file></format></package>
+<package type="rpm"><name>a</name><arch>src</arch><version ver="2" rel="3"/><checksum type="sha256">` + sum + `</checksum><location href="a.src.rpm"/></package>
+<package type="rpm"><name>a</name><arch>i686</arch><version ver="2" rel="3"/><checksum type="sha256">` + sum + `</checksum><location href="a.i686.rpm"/></package>
+</metadata>`
+	pkgs, err := ParsePrimary(strings.NewReader(xml), 3, func(a string) bool { return a == "x86_64" || a == "noarch" }, "primary.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 1 {
+		t.Fatalf("%d packages", len(pkgs))
+	}
+	p := pkgs[0]
+	if p.NEVRA() != "a-1:2-3.x86_64" || p.SHA256 != sum || p.Size != 11 || p.BuildTime != 7 || p.Repo != 3 || p.Location != "Packages/a/a.rpm" {
+		t.Errorf("package %+v", p)
+	}
+	if len(p.Requires) != 1 || p.Requires[0].Name != "(b < 2 or c)" || len(p.Provides) != 1 || strings.Join(p.Files, " ") != "/usr/bin/a /etc/a" {
+		t.Errorf("format %+v %+v %q", p.Requires, p.Provides, p.Files)
+	}
+	for _, bad := range []string{
+		`<metadata><package><name>a</name>`,
+		`<metadata><package><package></package></package></metadata>`,
+		`<package><name>a</name></package>`,
+	} {
+		if _, err := ParsePrimary(strings.NewReader(bad), 0, func(string) bool { return true }, "p"); !errors.Is(err, ErrFormat) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
