@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"github.com/colinux-ng/colinux/pkg/recipe"
 	"github.com/colinux-ng/colinux/pkg/rpm"
 	"github.com/colinux-ng/colinux/pkg/rpmrepo"
+	"github.com/colinux-ng/colinux/pkg/treecache"
 )
 
 // fedoraBase is what the repo method always installs besides the
@@ -92,16 +95,23 @@ func (Fedora) bootstrapRepo(ctx context.Context, r *recipe.Recipe, target string
 		epoch = *opts.SourceDateEpoch
 	}
 
-	opts.progress("unpack", 0, 0)
-	slices.SortStableFunc(files, func(a, b verifiedRPM) int {
-		return firstIndex(a.pkg.Name) - firstIndex(b.pkg.Name)
-	})
-	for _, f := range files {
-		if err := unpackRPM(ctx, f, target); err != nil {
-			return nil, err
-		}
+	key := ""
+	if !opts.NoBaseCache {
+		key = fedoraBaseKey(rel.mirror, r, pkgs, epoch)
 	}
-	if err := secondStage(ctx, target, files, epoch, opts); err != nil {
+	base := treecache.Cache{Dir: filepath.Join(filepath.Dir(rel.cache), "base")}
+	if err := cachedBase(ctx, base, key, target, opts, func() error {
+		opts.progress("unpack", 0, 0)
+		slices.SortStableFunc(files, func(a, b verifiedRPM) int {
+			return firstIndex(a.pkg.Name) - firstIndex(b.pkg.Name)
+		})
+		for _, f := range files {
+			if err := unpackRPM(ctx, f, target); err != nil {
+				return err
+			}
+		}
+		return secondStage(ctx, target, files, epoch, opts)
+	}); err != nil {
 		return nil, err
 	}
 	res := &Result{Mirror: rel.mirror, Suite: src.Release, SourceDateEpoch: epoch}
@@ -109,6 +119,21 @@ func (Fedora) bootstrapRepo(ctx context.Context, r *recipe.Recipe, target string
 		res.Packages = append(res.Packages, Package{Name: p.Name, Version: p.EVR.String(), Architecture: p.Arch, SHA256: p.SHA256, Size: p.Size})
 	}
 	return res, nil
+}
+
+// fedoraBaseKey names an installed Fedora base by everything that
+// decides its bytes (see baseKey); "" when the program is unknown.
+func fedoraBaseKey(mirror string, r *recipe.Recipe, pkgs []*rpmrepo.Package, epoch int64) string {
+	if programID() == "" {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "coimage fedora repo base v1\nprogram %s\nmirror %s\nrelease %s\narch %s\nepoch %d\n",
+		programID(), mirror, r.Source.Fedora.Release, r.Image.Architecture, epoch)
+	for _, p := range pkgs {
+		fmt.Fprintf(h, "%s %s\n", p.NEVRA(), p.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func firstIndex(name string) int {

@@ -1,7 +1,10 @@
 package bootstrap
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,4 +144,37 @@ func TestFedoraRepoRefuses(t *testing.T) {
 		}
 		assertEmptyTree(t, target)
 	})
+}
+
+// TestFedoraRepoBaseCache: a second build of the same packages restores
+// the installed base instead of unpacking and running rpm again.
+func TestFedoraRepoBaseCache(t *testing.T) {
+	requireRoot(t)
+	shm, err := os.MkdirTemp("/dev/shm", "fedora-base-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	key := pgptest.NewKey(t)
+	_, url, _ := fedoraRepoMirror(t, key, nil)
+	dk := bootstraptest.WriteDistKeys(t, map[string]*pgptest.Key{"42": key})
+	r := fixtureRecipe(t, key, fedoraRepoRecipe)
+	var trees []string
+	for i := range 2 {
+		target := filepath.Join(shm, fmt.Sprint("tree", i))
+		os.Mkdir(target, 0o755)
+		var log bytes.Buffer
+		_, err := Bootstrap(context.Background(), r, target, Options{Mirror: url, CacheDir: filepath.Join(shm, "cache"), Log: &log,
+			Keys: &distkeys.Fetcher{Mirror: dk.Mirror, Keyring: dk.Keyring, Suites: []string{"stable"}, Arch: "amd64"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if restored := strings.Contains(log.String(), "base cache: restored"); restored != (i == 1) {
+			t.Errorf("build %d: restored %v\n%s", i, restored, log.String())
+		}
+		trees = append(trees, readTree(t, target, bootstraptest.Invocations)+readTree(t, target, "etc/os-release"))
+	}
+	if trees[0] != trees[1] || strings.Count(trees[1], "rpm --install") != 1 {
+		t.Errorf("trees differ or rpm ran twice:\n%s\n%s", trees[0], trees[1])
+	}
 }
