@@ -11,39 +11,86 @@ import (
 	"github.com/colinux-ng/colinux/pkg/archive"
 )
 
-// Package is the Debian package holding the guest kernel.
+// Package is the Debian package holding the User-mode Linux kernel.
 const Package = "user-mode-linux"
 
-// Paths inside the package.
+// A flavor is one kind of guest kernel: the Debian package it comes in,
+// where the package keeps the kernel and its modules, and where the cache
+// keeps them.
+type flavor struct {
+	monitor string
+	sub     string // cache subdirectory; "" for UML, whose layout came first
+	// pkg names the package for a Debian architecture; a metapackage is
+	// followed to the versioned package it depends on.
+	pkg     func(arch string) string
+	kernel  string   // glob of the kernel binary inside the package
+	modules []string // module trees inside the package; the first present is used
+}
+
+// Monitors whose kernels the cache holds.
 const (
-	debKernel  = "usr/bin/linux.uml"
-	debModules = "usr/lib/uml/modules"
+	UML  = "uml"
+	QEMU = "qemu"
 )
+
+var flavors = map[string]flavor{
+	UML: {
+		monitor: UML,
+		pkg:     func(string) string { return Package },
+		kernel:  "usr/bin/linux.uml",
+		modules: []string{"usr/lib/uml/modules"},
+	},
+	// Debian's cloud kernel: virtio drivers (as modules, which the
+	// initramfs carries), no hardware zoo, small.
+	QEMU: {
+		monitor: QEMU,
+		sub:     QEMU,
+		pkg:     func(arch string) string { return "linux-image-cloud-" + arch },
+		kernel:  "boot/vmlinuz-*",
+		modules: []string{"usr/lib/modules", "lib/modules"},
+	},
+}
+
+func flavorOf(monitor string) (flavor, error) {
+	if monitor == "" {
+		monitor = UML
+	}
+	f, ok := flavors[monitor]
+	if !ok {
+		return flavor{}, fmt.Errorf("no guest kernel for monitor %q", monitor)
+	}
+	return f, nil
+}
 
 // Source says where to fetch the kernel package from. The zero value uses
 // the mirror of the host's apt sources (or $COIMAGE_DEBIAN_MIRROR) and the
-// host's Debian release.
+// host's Debian release, and fetches the User-mode Linux kernel.
 type Source struct {
-	Mirror string
-	Suite  string
+	Mirror  string
+	Suite   string
+	Monitor string // UML ("" too) or QEMU
 	// Progress, if set, follows the download.
 	Progress func(done, total int64)
 }
 
-// Ensure returns the newest cached kernel, fetching one when the cache is
-// empty.
+// Ensure returns the newest cached kernel for src.Monitor, fetching one
+// when there is none.
 func (c Cache) Ensure(ctx context.Context, src Source) (Kernel, error) {
-	k, err := c.Latest()
+	k, err := c.Latest(src.Monitor)
 	if err == ErrNoKernel {
 		return c.Fetch(ctx, src)
 	}
 	return k, err
 }
 
-// Fetch downloads the suite's user-mode-linux package through the verified
-// archive client and unpacks its kernel and modules into the cache, unless
-// that version is already there.
+// Fetch downloads the suite's kernel package for src.Monitor through the
+// verified archive client and unpacks its kernel and modules into the
+// cache, unless that version is already there.
 func (c Cache) Fetch(ctx context.Context, src Source) (Kernel, error) {
+	fl, err := flavorOf(src.Monitor)
+	if err != nil {
+		return Kernel{}, err
+	}
 	mirror, err := archive.MirrorFrom(src.Mirror)
 	if err != nil {
 		return Kernel{}, fmt.Errorf("fetch guest kernel: %w", err)
@@ -56,35 +103,67 @@ func (c Cache) Fetch(ctx context.Context, src Source) (Kernel, error) {
 	if err != nil {
 		return Kernel{}, fmt.Errorf("fetch guest kernel: %w", err)
 	}
-	pkg := ix.Lookup(Package)
-	if pkg == nil {
-		return Kernel{}, fmt.Errorf("fetch guest kernel: %s has no %s package for %s", client.Suite, Package, ix.Arch)
+	pkg, err := lookupKernel(ix, fl.pkg(ix.Arch))
+	if err != nil {
+		return Kernel{}, fmt.Errorf("fetch guest kernel: %s: %w", client.Suite, err)
 	}
-	if k, ok := c.load(pkg.Version); ok {
+	if k, ok := c.load(fl, pkg.Version); ok {
 		return k, nil
 	}
 	debs, err := client.Fetch(ctx, []*archive.Package{pkg})
 	if err != nil {
 		return Kernel{}, fmt.Errorf("fetch guest kernel: %w", err)
 	}
-	if err := c.unpack(ctx, debs[0], pkg.Version); err != nil {
-		return Kernel{}, fmt.Errorf("unpack %s %s: %w", Package, pkg.Version, err)
+	if err := c.unpack(ctx, fl, debs[0], pkg.Version); err != nil {
+		return Kernel{}, fmt.Errorf("unpack %s %s: %w", pkg.Name, pkg.Version, err)
 	}
-	k, ok := c.load(pkg.Version)
+	k, ok := c.load(fl, pkg.Version)
 	if !ok {
-		return Kernel{}, fmt.Errorf("unpack %s %s: no kernel after unpacking", Package, pkg.Version)
+		return Kernel{}, fmt.Errorf("unpack %s %s: no kernel after unpacking", pkg.Name, pkg.Version)
 	}
 	return k, nil
+}
+
+// lookupKernel finds name in the index; a metapackage without a kernel of
+// its own (linux-image-cloud-amd64) leads to the first package it depends
+// on (linux-image-6.1.0-N-cloud-amd64).
+func lookupKernel(ix *archive.Index, name string) (*archive.Package, error) {
+	for hops := 0; hops < 3; hops++ {
+		pkg := ix.Lookup(name)
+		if pkg == nil {
+			return nil, fmt.Errorf("no %s package for %s", name, ix.Arch)
+		}
+		if !strings.HasPrefix(name, "linux-image-") || pkg.Depends == "" {
+			return pkg, nil
+		}
+		deps, err := archive.ParseRelations(pkg.Depends)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		next := ""
+		for _, alt := range deps {
+			if len(alt) > 0 && strings.HasPrefix(alt[0].Name, "linux-image-") {
+				next = alt[0].Name
+				break
+			}
+		}
+		if next == "" {
+			return pkg, nil // a versioned kernel package: its depends are tools
+		}
+		name = next
+	}
+	return nil, fmt.Errorf("%s: metapackages nest too deep", name)
 }
 
 // unpack extracts the verified .deb beside the cache entry and moves the
 // kernel and modules in; the kernel binary comes last, marking the entry
 // complete.
-func (c Cache) unpack(ctx context.Context, debPath, version string) error {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+func (c Cache) unpack(ctx context.Context, fl flavor, debPath, version string) error {
+	base := filepath.Join(c.Dir, fl.sub)
+	if err := os.MkdirAll(base, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(c.Dir, ".unpack-*")
+	tmp, err := os.MkdirTemp(base, ".unpack-*")
 	if err != nil {
 		return err
 	}
@@ -97,14 +176,24 @@ func (c Cache) unpack(ctx context.Context, debPath, version string) error {
 	if _, err := deb.ExtractData(ctx, tmp, archive.ExtractOptions{Unprivileged: true}); err != nil {
 		return err
 	}
-	dest := filepath.Join(c.Dir, version)
+	kernels, _ := filepath.Glob(filepath.Join(tmp, fl.kernel))
+	if len(kernels) != 1 {
+		return fmt.Errorf("the package holds %d files matching %s, want one", len(kernels), fl.kernel)
+	}
+	dest := filepath.Join(base, version)
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(tmp, debModules), filepath.Join(dest, modulesDir)); err != nil && !os.IsNotExist(err) {
-		return err
+	for _, m := range fl.modules {
+		err := os.Rename(filepath.Join(tmp, m), filepath.Join(dest, modulesDir))
+		if err == nil {
+			break
+		}
+		if !os.IsNotExist(err) {
+			return err
+		}
 	}
-	return os.Rename(filepath.Join(tmp, debKernel), filepath.Join(dest, kernelFile))
+	return os.Rename(kernels[0], filepath.Join(dest, kernelFile))
 }
 
 // hostSuite is the host's Debian codename, or "stable" elsewhere.

@@ -1,12 +1,16 @@
-// Package runtime provides what a guest boots with: the User-mode Linux
-// kernel and its modules, fetched from Debian's user-mode-linux package
-// through the verified archive client (pkg/archive) and cached in
-// $XDG_CACHE_HOME/colinux/runtime/<package version>/, and the initramfs
-// holding coinit (runtime/initramfs, runtime/coinit).
+// Package runtime provides what a guest boots with: the guest kernels and
+// their modules — User-mode Linux from Debian's user-mode-linux package,
+// cached in $XDG_CACHE_HOME/colinux/runtime/<package version>/, and for
+// QEMU Debian's cloud kernel (linux-image-cloud-<arch>), cached in
+// runtime/qemu/<package version>/ — fetched through the verified archive
+// client (pkg/archive), and the initramfs holding coinit
+// (runtime/initramfs, runtime/coinit, runtime/kmod).
 package runtime
 
 import (
+	"encoding/binary"
 	"errors"
+	"io"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +23,7 @@ import (
 
 // Kernel is a guest kernel ready to boot.
 type Kernel struct {
+	Monitor string // UML or QEMU: the monitor that boots it
 	Version string // Debian package version; "" for a kernel= override
 	Path    string // the kernel binary
 	Release string // kernel release, the name under /lib/modules
@@ -48,15 +53,28 @@ const (
 	modulesDir = "modules"
 )
 
-// List returns the cached kernels, newest package version first.
+// List returns the cached kernels of every monitor: UML's first, each
+// monitor's newest package version first.
 func (c Cache) List() ([]Kernel, error) {
-	entries, err := os.ReadDir(c.Dir)
+	var out []Kernel
+	for _, m := range []string{UML, QEMU} {
+		ks, err := c.list(flavors[m])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ks...)
+	}
+	return out, nil
+}
+
+func (c Cache) list(fl flavor) ([]Kernel, error) {
+	entries, err := os.ReadDir(filepath.Join(c.Dir, fl.sub))
 	if err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
 	var out []Kernel
 	for _, e := range entries {
-		if k, ok := c.load(e.Name()); ok {
+		if k, ok := c.load(fl, e.Name()); ok {
 			out = append(out, k)
 		}
 	}
@@ -70,9 +88,9 @@ func (c Cache) List() ([]Kernel, error) {
 
 // load reads a complete cached version; an interrupted unpack has no
 // kernel binary, as it is renamed into place last.
-func (c Cache) load(version string) (Kernel, bool) {
-	dir := filepath.Join(c.Dir, version)
-	k := Kernel{Version: version, Path: filepath.Join(dir, kernelFile)}
+func (c Cache) load(fl flavor, version string) (Kernel, bool) {
+	dir := filepath.Join(c.Dir, fl.sub, version)
+	k := Kernel{Monitor: fl.monitor, Version: version, Path: filepath.Join(dir, kernelFile)}
 	if fi, err := os.Stat(k.Path); err != nil || !fi.Mode().IsRegular() {
 		return k, false
 	}
@@ -84,9 +102,14 @@ func (c Cache) load(version string) (Kernel, bool) {
 	return k, true
 }
 
-// Latest returns the newest cached kernel, or ErrNoKernel.
-func (c Cache) Latest() (Kernel, error) {
-	ks, err := c.List()
+// Latest returns the newest cached kernel for monitor (UML or QEMU; ""
+// is UML), or ErrNoKernel.
+func (c Cache) Latest(monitor string) (Kernel, error) {
+	fl, err := flavorOf(monitor)
+	if err != nil {
+		return Kernel{}, err
+	}
+	ks, err := c.list(fl)
 	if err != nil {
 		return Kernel{}, err
 	}
@@ -96,9 +119,13 @@ func (c Cache) Latest() (Kernel, error) {
 	return ks[0], nil
 }
 
-// Override describes a kernel given as kernel=PATH. Its modules are found
-// where Debian installs them beside the binary (../lib/uml/modules/<release>).
-func Override(path string) (Kernel, error) {
+// Override describes a kernel given as kernel=PATH for monitor (UML or
+// QEMU; "" is UML).
+func Override(monitor, path string) (Kernel, error) {
+	fl, err := flavorOf(monitor)
+	if err != nil {
+		return Kernel{}, err
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return Kernel{}, err
@@ -107,18 +134,69 @@ func Override(path string) (Kernel, error) {
 	if err != nil {
 		return Kernel{}, fmt.Errorf("kernel: %w", err)
 	}
+	if fl.monitor == QEMU {
+		return overrideImage(abs, fi)
+	}
 	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
 		return Kernel{}, fmt.Errorf("kernel %s is not an executable file", path)
 	}
-	k := Kernel{Path: abs}
+	k := Kernel{Monitor: UML, Path: abs}
 	// A User-mode Linux kernel prints its release and exits; anything else
-	// fails later, at boot, with the kernel's own output.
+	// fails later, at boot, with the kernel's own output. Its modules are
+	// where Debian installs them beside the binary.
 	if out, err := exec.Command(abs, "--version").Output(); err == nil {
 		k.Release = strings.TrimSpace(string(out))
-		dir := filepath.Join(filepath.Dir(abs), "..", "lib", "uml", "modules", k.Release)
-		if fi, err := os.Stat(dir); err == nil && fi.IsDir() && k.Release != "" {
-			k.Modules = filepath.Clean(dir)
-		}
+		k.Modules = modulesBeside(abs, "../lib/uml/modules", k.Release)
 	}
 	return k, nil
+}
+
+// overrideImage describes a bzImage for QEMU. Its release comes from the
+// setup header's version string; its modules are looked for where a
+// Debian system keeps them (/boot/vmlinuz-R → /lib/modules/R).
+func overrideImage(path string, fi os.FileInfo) (Kernel, error) {
+	if !fi.Mode().IsRegular() {
+		return Kernel{}, fmt.Errorf("kernel %s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Kernel{}, fmt.Errorf("kernel: %w", err)
+	}
+	defer f.Close()
+	release, err := bzImageRelease(f)
+	if err != nil {
+		return Kernel{}, fmt.Errorf("kernel %s: %w", path, err)
+	}
+	return Kernel{Monitor: QEMU, Path: path, Release: release, Modules: modulesBeside(path, "../lib/modules", release)}, nil
+}
+
+// bzImageRelease reads the kernel release from an x86 boot image: the
+// setup header ("HdrS" at 0x202) points at a version string whose first
+// word is the release.
+func bzImageRelease(r io.ReaderAt) (string, error) {
+	var hdr [0x210]byte
+	if _, err := r.ReadAt(hdr[:], 0); err != nil || string(hdr[0x202:0x206]) != "HdrS" {
+		return "", errors.New("not an x86 Linux boot image (bzImage)")
+	}
+	off := int64(binary.LittleEndian.Uint16(hdr[0x20e:])) + 0x200
+	var v [256]byte
+	n, _ := r.ReadAt(v[:], off)
+	release, _, _ := strings.Cut(string(v[:n]), " ")
+	if release == "" || strings.ContainsAny(release, "\x00/") {
+		return "", errors.New("boot image has no readable kernel version")
+	}
+	return release, nil
+}
+
+// modulesBeside is rel/release next to the kernel at path, if that is a
+// directory.
+func modulesBeside(path, rel, release string) string {
+	if release == "" {
+		return ""
+	}
+	dir := filepath.Join(filepath.Dir(path), rel, release)
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir
+	}
+	return ""
 }

@@ -44,6 +44,10 @@ needs=(
   # coimage build, Fedora: the host's rpm reads and checks the fixture
   # packages the tests write (rpm -qp, rpm -K), as a second opinion on pkg/rpm
   "rpm rpm"
+  # corun's QEMU monitor; binutils makes kernel-module fixtures (runtime/kmod tests)
+  "qemu-system-x86_64 qemu-system-x86"
+  "objcopy binutils"
+  "as binutils"
   # release: coimage release/pull tests check our files with the stock tools
   # and push to / pull from a real registry
   "minisign minisign"

@@ -151,7 +151,7 @@ func resolveKernel(ctx context.Context, c *cli.Context, cfg *config.Config) erro
 	}
 	var k runtime.Kernel
 	if cfg.Kernel != "" {
-		k, err = runtime.Override(cfg.Kernel)
+		k, err = runtime.Override(runtime.UML, cfg.Kernel)
 	} else {
 		k, err = cache.Ensure(ctx, source(c))
 	}
