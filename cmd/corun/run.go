@@ -160,7 +160,7 @@ func resolveKernel(ctx context.Context, c *cli.Context, cfg *config.Config) erro
 	}
 	cfg.Kernel, cfg.KernelVersion, cfg.Modules = k.Path, k.Release, k.Modules
 	if cfg.Initrd == "" {
-		if cfg.Initramfs, err = initramfs.Cached(cache.Dir); err != nil {
+		if cfg.Initramfs, err = initramfs.Cached(cache.Dir, nil); err != nil {
 			return err
 		}
 	}

@@ -40,6 +40,10 @@ type Config struct {
 	// X11 is the guest's DISPLAY for the host's display forwarded by
 	// corun; the cookie is in the initramfs at X11Authority.
 	X11 string `json:"x11,omitempty"`
+	// The guest terminals of the command's output and of the status
+	// channel; default ConsoleTTY and StatusTTY (UML's con0 and con1).
+	Console string `json:"console,omitempty"`
+	Status  string `json:"status,omitempty"`
 }
 
 // Param is the kernel command line key carrying the Config.
@@ -70,8 +74,20 @@ func decodeConfig(s string) (Config, error) {
 }
 
 // The status channel is the guest's second console line (con1), which the
-// host wires to a pipe. coinit writes one line per event.
-const StatusTTY = "/dev/tty1"
+// host wires to a pipe. coinit writes one line per event. The command's
+// output goes to the first (con0), which is corun's console.
+const (
+	StatusTTY  = "/dev/tty1"
+	ConsoleTTY = "/dev/tty0"
+)
+
+// Kernel modules the initramfs carries: ModulesDir holds them, and its
+// file ModulesOrder names them (NAME.ko, one a line) in the order coinit
+// loads them, before it looks for the root device.
+const (
+	ModulesDir   = "/modules"
+	ModulesOrder = "load"
+)
 
 // Status events, as written on the status channel.
 const (

@@ -48,17 +48,23 @@ func run() (*os.File, error) {
 			return nil, fmt.Errorf("mount %s: %w", m.target, err)
 		}
 	}
-	status, err := os.OpenFile(StatusTTY, os.O_WRONLY, 0)
+	statusTTY := StatusTTY
+	if cfg.Status != "" {
+		statusTTY = cfg.Status
+	}
+	status, err := os.OpenFile(statusTTY, os.O_WRONLY, 0)
 	if err != nil {
 		status = nil // not wired: the host did not ask for reports
 	} else {
 		rawOutput(status)
 	}
 	report(status, statusUp)
+	loadModules()
 	renameNICs()
 	if cfgErr != nil {
 		return status, cfgErr
 	}
+	waitForRoot(cfg.Root)
 	if err := mountRoot(cfg); err != nil {
 		return status, err
 	}
@@ -86,7 +92,7 @@ func run() (*os.File, error) {
 		return nil, switchRoot(cfg.Init)
 	}
 	mounts := append(configureNetwork(cfg.DHCP), x11Mounts...)
-	code, err := runCommand(cfg.Command, env)
+	code, err := runCommand(cfg.Command, env, cfg.Console)
 	unmountAll(cfg, mounts)
 	if err != nil {
 		return status, err
@@ -215,7 +221,7 @@ const guestPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 // every orphan as PID 1 must, and returns its exit status (128+signal
 // when killed). SIGINT or SIGTERM, which the host sends through mconsole,
 // is passed on to the command.
-func runCommand(argv, env []string) (int, error) {
+func runCommand(argv, env []string, console string) (int, error) {
 	prog, err := lookPath(argv[0])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "coinit: %v\n", err)
@@ -232,9 +238,12 @@ func runCommand(argv, env []string) (int, error) {
 	}
 	// The first console line, not /dev/console: in command mode the host
 	// points the kernel's console at the status line.
-	out, err := os.OpenFile(newRoot+"/dev/tty0", os.O_WRONLY, 0)
+	if console == "" {
+		console = ConsoleTTY
+	}
+	out, err := os.OpenFile(newRoot+console, os.O_WRONLY, 0)
 	if err != nil { // the root has no /dev, so devtmpfs stayed here
-		if out, err = os.OpenFile("/dev/tty0", os.O_WRONLY, 0); err != nil {
+		if out, err = os.OpenFile(console, os.O_WRONLY, 0); err != nil {
 			out = os.Stdout
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/colinux-ng/colinux/internal/testutil"
+	"github.com/colinux-ng/colinux/runtime/coinit"
+	"github.com/colinux-ng/colinux/runtime/kmod"
 )
 
 // TestArchiveUnpacks has busybox's cpio, an independent reader of the
@@ -16,7 +18,7 @@ import (
 func TestArchiveUnpacks(t *testing.T) {
 	busybox := testutil.RequireTool(t, "busybox")
 	cache := t.TempDir()
-	path, err := Cached(cache)
+	path, err := Cached(cache, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +45,7 @@ func TestArchiveUnpacks(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "init")); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Fatalf("init mode: %v, %v", fi.Mode(), err)
 	}
-	again, err := Cached(cache)
+	again, err := Cached(cache, nil)
 	if err != nil || again != path {
 		t.Fatalf("second Cached = %s, %v; want %s", again, err, path)
 	}
@@ -72,7 +74,7 @@ func TestCoinitStatic(t *testing.T) {
 func TestExtend(t *testing.T) {
 	busybox := testutil.RequireTool(t, "busybox")
 	dir := t.TempDir()
-	base, err := Cached(filepath.Join(dir, "cache"))
+	base, err := Cached(filepath.Join(dir, "cache"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,4 +108,32 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+// TestModules: the archive carries the modules decompressed, and the
+// order file lists them as given.
+func TestModules(t *testing.T) {
+	busybox := testutil.RequireTool(t, "busybox")
+	src := t.TempDir()
+	plain := []byte("\x7fELF module b")
+	os.WriteFile(filepath.Join(src, "b.ko"), plain, 0o644)
+	testutil.Run(t, testutil.RequireTool(t, "xz"), "-k", filepath.Join(src, "b.ko"))
+	os.WriteFile(filepath.Join(src, "a.ko"), []byte("\x7fELF module a"), 0o644)
+	mods := []kmod.Module{{Name: "b", Path: filepath.Join(src, "b.ko.xz")}, {Name: "a", Path: filepath.Join(src, "a.ko")}}
+	path, err := Cached(t.TempDir(), mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(busybox, "cpio", "-i", "-d", "-F", path)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("busybox cpio: %v\n%s", err, out)
+	}
+	order, err := os.ReadFile(filepath.Join(dir, coinit.ModulesDir, coinit.ModulesOrder))
+	if err != nil || string(order) != "b.ko\na.ko\n" {
+		t.Fatalf("order file = %q, %v", order, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, coinit.ModulesDir, "b.ko")); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("b.ko = %q, %v; want the decompressed module", got, err)
+	}
 }
