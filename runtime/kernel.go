@@ -10,8 +10,8 @@ package runtime
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
