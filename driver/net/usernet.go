@@ -44,7 +44,9 @@ const nicID = 1
 
 // UserConfig is one guest interface on a user-mode network of its own.
 type UserConfig struct {
-	Socket   string           // where the guest's frames arrive (see the package doc)
+	// Socket is where the guest's frames arrive (see the package doc);
+	// "" for a guest attached with Attach instead.
+	Socket   string
 	MAC      net.HardwareAddr // the guest's, which gets GuestIP
 	Forwards []config.Forward // host ports published to the guest
 	// DNS is the resolver ("host:port") queries are forwarded to; ""
@@ -104,6 +106,9 @@ func Listen(cfg UserConfig) (*UserNet, error) {
 		}
 		u.published = append(u.published, f)
 	}
+	if cfg.Socket == "" {
+		return u, nil
+	}
 	var err error
 	u.ln, err = net.ListenUnix("unixpacket", &net.UnixAddr{Name: cfg.Socket, Net: "unixpacket"})
 	if err != nil {
@@ -123,6 +128,14 @@ func (u *UserNet) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrGuest, err)
 	}
+	return u.Attach(conn)
+}
+
+// Attach makes conn the guest's link: a connected unix socket that keeps
+// frame boundaries (SOCK_SEQPACKET or SOCK_DGRAM) and carries one bare
+// Ethernet frame a packet — QEMU's -netdev dgram on the other end of a
+// socket pair, say. The network owns conn from then on.
+func (u *UserNet) Attach(conn *net.UnixConn) error {
 	u.mu.Lock()
 	u.guest = conn
 	u.mu.Unlock()
