@@ -109,6 +109,7 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
 // TestModules: the archive carries the modules decompressed, and the
 // order file lists them as given.
 func TestModules(t *testing.T) {
