@@ -19,25 +19,13 @@ var stopCommand = &cli.Command{
 		&cli.BoolFlag{Name: "force", Usage: "halt the guest when the timeout passes"},
 	},
 	Action: func(c *cli.Context) error {
-		if c.NArg() == 0 {
-			return errors.New("usage: corun stop NAME…")
-		}
-		reg, err := instance.DefaultRegistry()
-		if err != nil {
-			return err
-		}
-		var errs []error
-		for _, name := range c.Args().Slice() {
+		return eachInstance(c, func(reg instance.Registry, name string) error {
 			st, err := driver.Stop(c.Context, reg, name, c.Duration("timeout"), c.Bool("force"))
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if st.WasDead {
+			if err == nil && st.WasDead {
 				fmt.Fprintf(c.App.ErrWriter, "corun: %s was not running (%s); removed what it left\n", name, driver.DeadReason(st.Reason))
 			}
-		}
-		return errors.Join(errs...)
+			return err
+		})
 	},
 }
 
@@ -46,23 +34,33 @@ var rmCommand = &cli.Command{
 	Usage:     "remove dead instances (corun stop ends live ones)",
 	ArgsUsage: "NAME…",
 	Action: func(c *cli.Context) error {
-		if c.NArg() == 0 {
-			return errors.New("usage: corun rm NAME…")
-		}
-		reg, err := instance.DefaultRegistry()
-		if err != nil {
-			return err
-		}
-		var errs []error
-		for _, name := range c.Args().Slice() {
-			if err := reg.Remove(name); errors.Is(err, instance.ErrAlive) {
-				errs = append(errs, fmt.Errorf("%s is running; corun stop %s ends it", name, name))
-			} else if err != nil {
-				errs = append(errs, err)
-			} else {
+		return eachInstance(c, func(reg instance.Registry, name string) error {
+			err := reg.Remove(name)
+			switch {
+			case errors.Is(err, instance.ErrAlive):
+				return fmt.Errorf("%s is running; corun stop %s ends it", name, name)
+			case err == nil:
 				fmt.Fprintf(c.App.ErrWriter, "corun: removed %s\n", name)
 			}
-		}
-		return errors.Join(errs...)
+			return err
+		})
 	},
+}
+
+// eachInstance calls fn for every NAME argument, going on after errors.
+func eachInstance(c *cli.Context, fn func(reg instance.Registry, name string) error) error {
+	if c.NArg() == 0 {
+		return fmt.Errorf("usage: corun %s NAME…", c.Command.Name)
+	}
+	reg, err := instance.DefaultRegistry()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range c.Args().Slice() {
+		if err := fn(reg, name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
