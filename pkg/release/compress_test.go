@@ -3,10 +3,13 @@ package release
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/colinux-ng/colinux/internal/testutil"
 )
@@ -63,5 +66,30 @@ func TestCompressEncoders(t *testing.T) {
 				t.Fatal("zstd -d of the whole file differs from the image")
 			}
 		})
+	}
+}
+
+// A frame asking for a window larger than ours is refused before any
+// decoder allocates it; single-segment frames count their content size.
+func TestCheckWindow(t *testing.T) {
+	raw := make([]byte, 12<<20)
+	rand.New(rand.NewSource(2)).Read(raw[:1<<20])
+	for _, tc := range []struct {
+		window  int
+		content int
+		ok      bool
+	}{{window, len(raw), true}, {16 << 20, len(raw), false}, {1 << 20, 4 << 20, true}, {16 << 20, window + 1, false}} {
+		enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(tc.window), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame := enc.EncodeAll(raw[:tc.content], nil)
+		err = checkWindow(bytes.NewReader(frame))
+		if ok := err == nil; ok != tc.ok || (err != nil && !errors.Is(err, ErrFormat)) {
+			t.Errorf("window %d, content %d: %v", tc.window, tc.content, err)
+		}
+	}
+	if err := checkWindow(bytes.NewReader([]byte("not zstd at all"))); !errors.Is(err, ErrFormat) {
+		t.Errorf("no frame: %v", err)
 	}
 }

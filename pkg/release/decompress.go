@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -131,12 +132,11 @@ func (u *unpacker) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for range min(runtime.GOMAXPROCS(0), maxDecoders, len(u.frames)) {
 		g.Go(func() error {
-			dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(window),
-				zstd.IgnoreChecksum(true)) // the SHA256s cover what zstd's checksum would
+			dec, err := newFrameDecoder()
 			if err != nil {
 				return err
 			}
-			defer dec.Close()
+			defer dec.close()
 			buf := make([]byte, chunkSize)
 			for {
 				var i int
@@ -165,13 +165,74 @@ func (u *unpacker) run(ctx context.Context) error {
 	return g.Wait()
 }
 
+// frameDecoder decodes one frame at a time; one per goroutine.
+type frameDecoder interface {
+	io.Reader
+	reset(frame io.Reader) error
+	close()
+}
+
+// goDecoder is klauspost/compress's decoder, the one of builds without cgo.
+type goDecoder struct{ *zstd.Decoder }
+
+func newGoDecoder() (frameDecoder, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(window),
+		zstd.IgnoreChecksum(true)) // the SHA256s cover what zstd's checksum would
+	return goDecoder{dec}, err
+}
+
+func (d goDecoder) reset(frame io.Reader) error { return d.Reset(frame) }
+func (d goDecoder) close()                      { d.Close() }
+
+// checkWindow refuses a frame whose header asks for a window larger than
+// ours: each decoder holds one, and pull's memory is bounded by them.
+// (RFC 8878 section 3.1.1.1: a single-segment frame's window is its
+// content size.)
+func checkWindow(frame io.Reader) error {
+	var h [14]byte
+	if _, err := io.ReadFull(frame, h[:6]); err != nil {
+		return fmt.Errorf("frame header: %v: %w", err, ErrFormat)
+	}
+	if m := binary.LittleEndian.Uint32(h[:]); m != zstdMagic {
+		return fmt.Errorf("no zstd frame (magic %#x): %w", m, ErrFormat)
+	}
+	fhd := h[4]
+	var size uint64
+	if fhd&0x20 == 0 { // window descriptor
+		exp, mant := uint64(h[5]>>3), uint64(h[5]&7)
+		base := uint64(1) << (10 + exp)
+		size = base + base/8*mant
+	} else {
+		idLen := [4]int{0, 1, 2, 4}[fhd&3]
+		fcsLen := [4]int{1, 2, 4, 8}[fhd>>6]
+		if _, err := io.ReadFull(frame, h[6:5+idLen+fcsLen]); err != nil {
+			return fmt.Errorf("frame header: %v: %w", err, ErrFormat)
+		}
+		var fcs [8]byte
+		copy(fcs[:], h[5+idLen:5+idLen+fcsLen])
+		size = binary.LittleEndian.Uint64(fcs[:])
+		if fcsLen == 2 {
+			size += 256
+		}
+	}
+	if size > window {
+		return fmt.Errorf("window of %d bytes, more than %d: %w", size, window, ErrFormat)
+	}
+	return nil
+}
+
+const zstdMagic = 0xFD2FB528
+
 // errBomb: a frame decodes to more than the index declares.
 var errBomb = errors.New("decompresses to more than declared")
 
 // decodeFrame decodes one frame into out at its raw offset, leaving zero
 // blocks as holes, and returns the SHA256 of the frame's raw bytes.
-func decodeFrame(ctx context.Context, dec *zstd.Decoder, blob io.ReaderAt, f Frame, out *os.File, buf []byte) (string, error) {
-	if err := dec.Reset(io.NewSectionReader(blob, f.Offset, f.CompressedSize)); err != nil {
+func decodeFrame(ctx context.Context, dec frameDecoder, blob io.ReaderAt, f Frame, out *os.File, buf []byte) (string, error) {
+	if err := checkWindow(io.NewSectionReader(blob, f.Offset, f.CompressedSize)); err != nil {
+		return "", err
+	}
+	if err := dec.reset(io.NewSectionReader(blob, f.Offset, f.CompressedSize)); err != nil {
 		return "", fmt.Errorf("%v: %w", err, ErrFormat)
 	}
 	w := &sparseWriter{f: out, h: sha256.New()}

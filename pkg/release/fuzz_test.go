@@ -2,8 +2,11 @@ package release
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -200,6 +203,40 @@ func FuzzParseManifest(f *testing.F) {
 			if len(m.Layers) != 1 || m.Layers[0].Size > kind.maxLayer || m.Config.Size > maxIndexBytes || m.Layers[0].Digest.Validate() != nil {
 				t.Fatalf("accepted %s", data)
 			}
+		}
+	})
+}
+
+// FuzzDecodeFrame: any bytes, through the window check and the build's
+// frame decoder, give an error or at most the declared size, never a
+// panic.
+func FuzzDecodeFrame(f *testing.F) {
+	var buf bytes.Buffer
+	raw := bytes.Repeat([]byte("coLinux NG "), 1000)
+	if _, err := Compress(context.Background(), bytes.NewReader(raw), int64(len(raw)), minFrameSize, testLevel, &buf, nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes()[:buf.Len()-int(seekTableSize(1))])
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00})
+	out, err := os.Create(filepath.Join(f.TempDir(), "out"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer out.Close()
+	dec, err := newFrameDecoder()
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer dec.close()
+	chunk := make([]byte, chunkSize)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr := Frame{CompressedSize: int64(len(data)), RawSize: int64(len(raw))}
+		if fr.CompressedSize == 0 {
+			return
+		}
+		decodeFrame(context.Background(), dec, bytes.NewReader(data), fr, out, chunk)
+		if fi, err := out.Stat(); err == nil && fi.Size() > fr.RawSize {
+			t.Fatalf("wrote %d bytes, more than the declared %d", fi.Size(), fr.RawSize)
 		}
 	})
 }
