@@ -16,6 +16,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/colinux-ng/colinux/internal/atomicfile"
 )
 
 const (
@@ -158,7 +160,7 @@ func (u *unpacker) run(ctx context.Context) error {
 					return fmt.Errorf("%s: frame %d decompressed (image bytes %d-%d): SHA256 %s, expected %s: %w",
 						u.name, i, f.RawOffset, f.RawOffset+f.RawSize, sum, f.SHA256, ErrChecksum)
 				}
-				startWriteback(u.out, f.RawOffset, f.RawSize)
+				atomicfile.StartWriteback(u.out, f.RawOffset, f.RawSize)
 			}
 		})
 	}
