@@ -103,6 +103,7 @@ type Package struct {
 	BuildTime  int64
 	Provides   []Dep
 	Requires   []Dep
+	Recommends []Dep    // not installed; they break ties between providers
 	Files      []string // the files primary.xml lists (binaries, /etc)
 	Repo       int      // which repository (ParsePrimary's repo argument)
 }
@@ -132,6 +133,7 @@ type packageXML struct {
 	ChecksumType, Checksum      string
 	Build, Size, Href           string
 	Provides, Requires          []entryXML
+	Recommends                  []entryXML
 	Files                       []string
 }
 
@@ -165,7 +167,7 @@ func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name strin
 		px       *packageXML
 		seenRoot bool
 		depth    int     // below <package>
-		section  string  // "provides" or "requires" inside <format>
+		section  string  // "provides", "requires" or "recommends" inside <format>
 		capture  *string // where character data goes
 		text     []byte
 	)
@@ -210,14 +212,17 @@ func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name strin
 				px.Size = attr(t, "package")
 			case depth == 1 && el == "location":
 				px.Href = attr(t, "href")
-			case depth == 2 && (el == "provides" || el == "requires"):
+			case depth == 2 && (el == "provides" || el == "requires" || el == "recommends"):
 				section = el
 			case depth == 3 && el == "entry" && section != "":
 				e := entryXML{attr(t, "name"), attr(t, "flags"), attr(t, "epoch"), attr(t, "ver"), attr(t, "rel")}
-				if section == "provides" {
+				switch section {
+				case "provides":
 					px.Provides = append(px.Provides, e)
-				} else {
+				case "requires":
 					px.Requires = append(px.Requires, e)
+				default:
+					px.Recommends = append(px.Recommends, e)
 				}
 			case depth == 2 && el == "file":
 				px.Files = append(px.Files, "")
@@ -235,7 +240,7 @@ func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name strin
 			if capture != nil {
 				*capture, capture = strings.TrimSpace(string(text)), nil
 			}
-			if depth == 2 && (t.Name.Local == "provides" || t.Name.Local == "requires") {
+			if depth == 2 && (t.Name.Local == "provides" || t.Name.Local == "requires" || t.Name.Local == "recommends") {
 				section = ""
 			}
 			if depth > 0 {
@@ -303,6 +308,11 @@ func (px *packageXML) pkg(repo int) (*Package, error) {
 			return nil, fmt.Errorf("requirement %q flags %q: %w", e.Name, e.Flags, ErrFormat)
 		}
 		p.Requires = append(p.Requires, d)
+	}
+	for _, e := range px.Recommends {
+		if d, ok := e.dep(); ok && !strings.HasPrefix(d.Name, "(") {
+			p.Recommends = append(p.Recommends, d)
+		}
 	}
 	return p, nil
 }

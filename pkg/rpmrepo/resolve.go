@@ -100,10 +100,11 @@ func (ix *Index) Resolve(install, exclude []string) ([]*Package, error) {
 }
 
 type selection struct {
-	ix      *Index
-	chosen  map[*Package]bool
-	order   []*Package
-	exclude []string
+	ix         *Index
+	chosen     map[*Package]bool
+	order      []*Package
+	exclude    []string
+	recommends []Dep // of the chosen packages
 }
 
 // has reports whether the chosen set satisfies d.
@@ -117,8 +118,10 @@ func (s *selection) has(d Dep) bool {
 }
 
 // add chooses a provider of d unless one is chosen already. Preferred: a
-// package of that very name, then the shortest name, then the first by
-// name (dnf weighs more; this is deterministic and close).
+// package of that very name, then one a chosen package recommends (as
+// libsolv does: fedora-release recommends fedora-release-identity-basic
+// among the providers of fedora-release-identity), then the shortest
+// name, then the first by name.
 func (s *selection) add(d Dep, by *Package) error {
 	if s.has(d) {
 		return nil
@@ -146,6 +149,12 @@ func (s *selection) add(d Dep, by *Package) error {
 			}
 			return 1
 		}
+		if ra, rb := s.recommended(a), s.recommended(b); ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
 		if len(a.Name) != len(b.Name) {
 			return len(a.Name) - len(b.Name)
 		}
@@ -154,7 +163,13 @@ func (s *selection) add(d Dep, by *Package) error {
 	p := cands[0]
 	s.chosen[p] = true
 	s.order = append(s.order, p)
+	s.recommends = append(s.recommends, p.Recommends...)
 	return nil
+}
+
+// recommended reports whether a chosen package recommends p.
+func (s *selection) recommended(p *Package) bool {
+	return slices.ContainsFunc(s.recommends, func(d Dep) bool { return satisfies(p, d) })
 }
 
 // require meets one requirement of by, simple or rich.

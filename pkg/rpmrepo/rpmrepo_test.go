@@ -66,25 +66,32 @@ func TestResolve(t *testing.T) {
 		pkg("bash-completion", "2.11", nil),
 		pkg("zsh", "5.9", []string{"(ncurses if systemd)"}),
 		pkg("ncurses", "6.5", nil),
-		pkg("shells", "1", []string{"sh-provider"}),
+		pkg("shells", "1", []string{"sh-provider", "identity"}),
+		func() rpmtest.Spec {
+			s := pkg("fedora-release", "44", nil)
+			s.Recommends = []string{"identity-basic"}
+			return s
+		}(),
+		pkg("identity-basic", "44", nil, "identity"),
+		pkg("identity-kde", "44", nil, "identity"),
 		pkg("dash", "0.5", nil, "sh-provider"),
 		pkg("busybox", "1.36", nil, "sh-provider"),
 	)
 	updates := readRepo(t, key, 1, pkg("glibc", "2.40", nil, "/usr/bin/ldconfig"))
-	if len(release) != 10 || release[0].Files[0] != "/usr/bin/bash" || release[0].Requires[0].String() != "glibc >= 2.40" {
+	if len(release) != 13 || release[0].Files[0] != "/usr/bin/bash" || release[0].Requires[0].String() != "glibc >= 2.40" {
 		t.Fatalf("parsed %+v", release[0])
 	}
 	ix := NewIndex(append(release, updates...))
-	got, err := ix.Resolve([]string{"bash", "coreutils", "zsh", "shells"}, nil)
+	got, err := ix.Resolve([]string{"bash", "coreutils", "zsh", "fedora-release", "shells"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "bash-5.2-1.fc44.x86_64 bash-completion-2.11-1.fc44.x86_64 coreutils-9.5-1.fc44.x86_64 coreutils-single-9.5-1.fc44.x86_64 " +
-		"dash-0.5-1.fc44.x86_64 glibc-2.40-1.fc44.x86_64 shells-1-1.fc44.x86_64 zsh-5.9-1.fc44.x86_64"
+		"dash-0.5-1.fc44.x86_64 fedora-release-44-1.fc44.x86_64 glibc-2.40-1.fc44.x86_64 identity-basic-44-1.fc44.x86_64 shells-1-1.fc44.x86_64 zsh-5.9-1.fc44.x86_64"
 	if names(got) != want {
 		t.Errorf("resolved\n%s\nwant\n%s", names(got), want)
 	}
-	if got[5].Repo != 1 {
+	if got[6].Repo != 1 {
 		t.Errorf("glibc from repo %d, want the updates", got[5].Repo)
 	}
 

@@ -55,6 +55,7 @@ func WriteRepo(t testing.TB, dir string, key *pgptest.Key, specs ...Spec) Repo {
 		fmt.Fprintf(&primary, "  <size package=\"%d\" installed=\"0\" archive=\"0\"/>\n  <location href=\"%s\"/>\n  <format>\n", len(data), rel)
 		entries(&primary, "provides", append([]string{s.Name + " = " + s.evr()}, s.Provides...))
 		entries(&primary, "requires", s.Requires)
+		entries(&primary, "recommends", s.Recommends)
 		for _, f := range s.Files {
 			typ := ""
 			if strings.HasSuffix(f.Path, "/") {

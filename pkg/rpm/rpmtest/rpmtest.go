@@ -40,6 +40,7 @@ type Spec struct {
 	Name, Version, Release, Arch string
 	Epoch                        int      // 0: none
 	Provides, Requires           []string // "name" or "name >= 1.2-3"
+	Recommends                   []string
 	Files                        []File
 	BuildTime                    int64
 	Compressor                   string // zstd (default), xz or gzip
