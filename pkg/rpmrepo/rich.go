@@ -41,7 +41,7 @@ var compareOps = map[string]int{"<": rpm.Less, ">": rpm.Greater, "=": rpm.Equal,
 const maxRichDepth = 32
 
 func parseRich(s string) (*rich, error) {
-	toks := strings.Fields(strings.NewReplacer("(", " ( ", ")", " ) ").Replace(s))
+	toks := richTokens(s)
 	p := &richParser{toks: toks}
 	r, err := p.expr(0)
 	if err == nil && p.i != len(toks) {
@@ -51,6 +51,35 @@ func parseRich(s string) (*rich, error) {
 		return nil, fmt.Errorf("rich dependency %q: %v: %w", s, err, ErrFormat)
 	}
 	return r, nil
+}
+
+// richTokens splits a rich dependency into "(", ")" and words. A word
+// keeps the balanced parentheses inside it, as rpm's parser does:
+// "python3dist(foo)" and "libc.so.6()(64bit)" are names.
+func richTokens(s string) []string {
+	var toks []string
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t':
+			i++
+		case c == '(' || c == ')':
+			toks = append(toks, string(c))
+			i++
+		default:
+			j, depth := i, 0
+			for ; j < len(s) && s[j] != ' ' && s[j] != '\t' && (s[j] != ')' || depth > 0); j++ {
+				switch s[j] {
+				case '(':
+					depth++
+				case ')':
+					depth--
+				}
+			}
+			toks = append(toks, s[i:j])
+			i = j
+		}
+	}
+	return toks
 }
 
 type richParser struct {
