@@ -103,12 +103,16 @@ func (f *Forwarder) GuestDisplay() string {
 // network (the first one).
 func (f *Forwarder) Service() conet.Service { return conet.Service{Port: f.Port(), Serve: f.Serve} }
 
-// Initramfs writes dest: the initramfs at base with the guest's
-// Xauthority file added where coinit looks for it. The guest's cookie
-// stays off the kernel command line.
+// GuestFile is the guest's Xauthority file as the instance's initramfs
+// carries it, where coinit looks for it: the guest's cookie stays off the
+// kernel command line.
+func (f *Forwarder) GuestFile() initramfs.File {
+	return initramfs.File{Name: coinit.X11Authority, Data: f.guestAuthority(net.ParseIP(conet.Gateway))}
+}
+
+// Initramfs writes dest: the initramfs at base with GuestFile added.
 func (f *Forwarder) Initramfs(dest, base string) error {
-	auth := initramfs.File{Name: coinit.X11Authority, Data: f.guestAuthority(net.ParseIP(conet.Gateway))}
-	return initramfs.Extend(dest, base, []initramfs.File{auth})
+	return initramfs.Extend(dest, base, []initramfs.File{f.GuestFile()})
 }
 
 // guestAuthority is the guest's Xauthority file: its cookie for the
