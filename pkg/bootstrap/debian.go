@@ -57,13 +57,9 @@ func aptBootstrap(ctx context.Context, r *recipe.Recipe, target string, opts Opt
 	if err != nil {
 		return nil, err
 	}
-	ix, err := loadIndex(ctx, client, rel)
+	pkgs, err := resolve(client, rel, r, func() (*archive.Index, error) { return loadIndex(ctx, client, rel) })
 	if err != nil {
 		return nil, err
-	}
-	pkgs, err := ix.Resolve(archive.Variant(src.Variant), withMergedUsr(ix, r.Packages.Install))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.File, err)
 	}
 	// Each .deb is unpacked as soon as it is downloaded and verified,
 	// while the others download; the build succeeds only once all are.
