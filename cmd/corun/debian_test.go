@@ -18,8 +18,8 @@ import (
 // downloads nothing.
 
 const (
-	debianRecipe = "../../recipes/debian.yaml"
-	debianConf   = "../../recipes/debian.conf"
+	recipesDir = "../../recipes"
+	debianConf = "../../recipes/debian.conf"
 )
 
 func requireDebianBuild(t *testing.T) {
@@ -65,13 +65,14 @@ const failedCheck = `  - name: failed-check
 
 // buildDebian builds recipes/debian.yaml, with failedCheck added, into a
 // temporary directory and returns the image.
-func buildDebian(t *testing.T) string {
+func buildDebian(t *testing.T, recipeFile, image string) string {
 	t.Helper()
 	dir := t.TempDir()
 	coimage := filepath.Join(dir, "coimage")
 	if out, err := exec.Command("go", "build", "-o", coimage, "../coimage").CombinedOutput(); err != nil {
 		t.Fatalf("build coimage: %v\n%s", err, out)
 	}
+	debianRecipe := filepath.Join(recipesDir, recipeFile)
 	text, err := os.ReadFile(debianRecipe)
 	if err != nil {
 		t.Fatal(err)
@@ -93,20 +94,28 @@ func buildDebian(t *testing.T) string {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("coimage build %s: %v\n%s", debianRecipe, err, b)
 	}
-	return filepath.Join(out, "debian-13.img")
+	return filepath.Join(out, image)
 }
 
-// TestDebianBoot boots the Debian 13 image: a command, then systemd to the
-// login prompt, detached, with no failed unit and the boot tuning in
-// force; corun stop shuts it down within 10 s and the image is
+// TestDebianBoot boots the Debian 13 and 12 images: a command, then
+// systemd to the login prompt, detached, with no failed unit and the boot
+// tuning in force; corun stop shuts each down within 10 s and the image is
 // e2fsck-clean afterwards.
 func TestDebianBoot(t *testing.T) {
 	requireDebianBuild(t)
+	for _, rel := range []struct{ recipe, image, version string }{
+		{"debian.yaml", "debian-13.img", "13"}, {"debian-12.yaml", "debian-12.img", "12"},
+	} {
+		t.Run(rel.recipe, func(t *testing.T) { bootDebian(t, rel.recipe, rel.image, rel.version) })
+	}
+}
+
+func bootDebian(t *testing.T, recipe, image, version string) {
 	kernel := kernelArg(t)
-	img := buildDebian(t)
+	img := buildDebian(t, recipe, image)
 
 	out, errOut, code := run(t, "run", img, "@"+debianConf, kernel, "--", "cat", "/etc/os-release")
-	if code != 0 || !strings.Contains(out, `VERSION_ID="13"`) {
+	if code != 0 || !strings.Contains(out, `VERSION_ID="`+version+`"`) {
 		t.Fatalf("cat /etc/os-release: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
