@@ -191,7 +191,7 @@ func (d goDecoder) close()                      { d.Close() }
 // (RFC 8878 section 3.1.1.1: a single-segment frame's window is its
 // content size.)
 func checkWindow(frame io.Reader) error {
-	var h [14]byte
+	var h [17]byte // magic, descriptor, dictionary ID (4), content size (8)
 	if _, err := io.ReadFull(frame, h[:6]); err != nil {
 		return fmt.Errorf("frame header: %v: %w", err, ErrFormat)
 	}
