@@ -26,10 +26,12 @@ var runCommand = &cli.Command{
 		"   Settings are coLinux's: cobd0..15=FILE[,ro], cofs0..31=DIR[,/guest/path][,ro], mem=MiB,\n" +
 		"   eth0=slirp[,MAC][,tcp:HOST:GUEST[:COUNT]/…] (user-mode NAT) or eth0=tuntap[,IFNAME][,MAC] (root),\n" +
 		"   kernel=, initrd=, root=, ro; @FILE reads a configuration file; other words go to the kernel.\n" +
+		"   IMAGE may be a release image NAME[:SERIAL] or oci://…, pulled and verified as by coimage pull.\n" +
 		"   Without a command the console is attached; Ctrl-] detaches.",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "instance name (default: from the image's file name)"},
 		&cli.BoolFlag{Name: "snapshot", Usage: "write to throwaway copy-on-write files; the images stay untouched"},
+		persistFlag,
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "boot in the background; corun attach NAME shows the console"},
 		&cli.BoolFlag{Name: "x11", Usage: "show the guest's X programs on the host's display ($DISPLAY), through eth0's gateway; same as x11=on"},
 		&cli.StringFlag{Name: "log", Usage: "append the console and kernel output to `FILE`"},
@@ -116,6 +118,9 @@ func guest(c *cli.Context, settings, command []string) (*config.Config, error) {
 		warn(w)
 	}
 	cfg.Name, cfg.Snapshot, cfg.DNS, cfg.Command = c.String("name"), c.Bool("snapshot"), c.String("dns"), command
+	if err := pullImages(c.Context, cfg, c.Bool("persist")); err != nil {
+		return nil, err
+	}
 	if err := publish(cfg, c.StringSlice("publish")); err != nil {
 		return nil, err
 	}
