@@ -163,7 +163,7 @@ func TestBuildFedoraRepoFixture(t *testing.T) {
 	env := distKeys(t, key)
 	out, m, _ := buildImageEnv(t, env, recipe, "--mirror", bootstraptest.Serve(t, mirror))
 	img := filepath.Join(out, "fedora-44.img")
-	checkFixtureImage(t, img, osRelease, `rpm --install --force --nodeps --nosignature --quiet( /var/cache/coimage-rpms/[0-9a-f]{64}\.rpm){14}\n`+
+	checkFixtureImage(t, img, osRelease, `rpm --import /var/cache/coimage-rpms/key-0\.asc\nrpm --install --force --nodeps --quiet( /var/cache/coimage-rpms/[0-9a-f]{64}\.rpm){14}\n`+
 		regexp.QuoteMeta(enabled+"dnf -y clean all\n"))
 	if len(m.Packages) != 14 || m.Packages[0].Name != "bash" || m.Packages[0].Version != "5.2-1.fc44" || len(m.Packages[0].SHA256) != 64 {
 		t.Errorf("manifest packages %+v", m.Packages)

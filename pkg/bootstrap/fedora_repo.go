@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/colinux-ng/colinux/pkg/recipe"
@@ -110,7 +113,7 @@ func (Fedora) bootstrapRepo(ctx context.Context, r *recipe.Recipe, target string
 				return err
 			}
 		}
-		return secondStage(ctx, target, files, epoch, opts)
+		return secondStage(ctx, target, files, rel.keys, epoch, opts)
 	}); err != nil {
 		return nil, err
 	}
@@ -262,14 +265,27 @@ func openRPM(path, name string) (*rpm.Package, *os.File, error) {
 
 // secondStage lets the target's rpm install the packages over their
 // unpacked files: scriptlets run and /usr/lib/sysimage/rpm is written.
-// Signatures were checked already, with the recipe's key, which the
-// target's rpm database does not hold yet. The copies are removed after.
-func secondStage(ctx context.Context, target string, files []verifiedRPM, epoch int64, opts Options) error {
+// The pinned key is imported first, so rpm checks the signatures again
+// (rpm 6 insists on it) and dnf finds it later. The copies are removed
+// after.
+func secondStage(ctx context.Context, target string, files []verifiedRPM, keys openpgp.EntityList, epoch int64, opts Options) error {
 	dir := filepath.Join(target, rpmDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	var keyFiles []string
+	armored, err := armoredKeys(keys)
+	if err != nil {
+		return err
+	}
+	for i, a := range armored {
+		name := fmt.Sprintf("key-%d.asc", i)
+		if err := os.WriteFile(filepath.Join(dir, name), a, 0o644); err != nil {
+			return err
+		}
+		keyFiles = append(keyFiles, "/"+rpmDir+"/"+name)
+	}
 	var names []string
 	for _, f := range files {
 		name := filepath.Base(f.path) + ".rpm"
@@ -280,7 +296,28 @@ func secondStage(ctx context.Context, target string, files []verifiedRPM, epoch 
 	}
 	ch := &Chroot{Root: target, Env: []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", epoch)}, Log: opts.Log}
 	opts.progress("configure", 0, 0)
-	return ch.Run(ctx, "rpm install", "/usr/bin/rpm --install --force --nodeps --nosignature --quiet "+strings.Join(names, " "))
+	return ch.Run(ctx, "rpm install", "/usr/bin/rpm --import "+strings.Join(keyFiles, " ")+" && /usr/bin/rpm --install --force --nodeps --quiet "+strings.Join(names, " "))
+}
+
+// armoredKeys exports each public key in its own armored block: older
+// rpm imports only the first key of a file.
+func armoredKeys(keys openpgp.EntityList) ([][]byte, error) {
+	var out [][]byte
+	for _, k := range keys {
+		var b bytes.Buffer
+		w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := k.Serialize(w); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		out = append(out, b.Bytes())
+	}
+	return out, nil
 }
 
 // linkOrCopy hard-links src to dst, or copies it across file systems.

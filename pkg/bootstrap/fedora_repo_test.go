@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/colinux-ng/colinux/internal/testutil"
 	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/bootstrap/bootstraptest"
 	"github.com/colinux-ng/colinux/pkg/distkeys"
@@ -65,7 +69,7 @@ func TestFedoraRepoBootstrap(t *testing.T) {
 		t.Error("dnf installed although the recipe removes it")
 	}
 	calls := readTree(t, target, bootstraptest.Invocations)
-	if !strings.HasPrefix(calls, "rpm --install --force --nodeps --nosignature --quiet /"+rpmDir+"/") || strings.Count(calls, ".rpm") != 8 || strings.Count(calls, "\n") != 1 {
+	if !strings.HasPrefix(calls, "rpm --import /"+rpmDir+"/key-0.asc\nrpm --install --force --nodeps --quiet /"+rpmDir+"/") || strings.Count(calls, ".rpm") != 8 || strings.Count(calls, "\n") != 2 {
 		t.Errorf("second stage: %q", calls)
 	}
 	if _, err := os.Stat(filepath.Join(target, rpmDir)); err == nil {
@@ -176,5 +180,43 @@ func TestFedoraRepoBaseCache(t *testing.T) {
 	}
 	if trees[0] != trees[1] || strings.Count(trees[1], "rpm --install") != 1 {
 		t.Errorf("trees differ or rpm ran twice:\n%s\n%s", trees[0], trees[1])
+	}
+}
+
+// TestSecondStageHostRPM: the host's rpm, told to insist on signatures,
+// imports the key as the second stage exports it and installs a package
+// signed with it, and refuses one signed by another key: what the
+// target's rpm is asked to do, done by a real rpm.
+func TestSecondStageHostRPM(t *testing.T) {
+	requireRoot(t)
+	rpmBin := testutil.RequireTool(t, "rpm")
+	key := pgptest.NewKey(t)
+	armored, err := armoredKeys(openpgp.EntityList{key.Entity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, dir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(dir, "key-0.asc"), armored[0], 0o644)
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(rpmBin, append([]string{"--root", root, "--define", "_pkgverify_level signature"}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("--import", filepath.Join(dir, "key-0.asc")); err != nil {
+		t.Fatalf("rpm --import: %v\n%s", err, out)
+	}
+	spec := rpmtest.Spec{Name: "hello", Version: "1", Release: "1", Arch: "x86_64", Files: []rpmtest.File{{Path: "/usr/share/hello", Body: "hi\n"}}}
+	for _, tc := range []struct {
+		key *pgptest.Key
+		ok  bool
+	}{{key, true}, {pgptest.NewKey(t), false}} {
+		pkg := filepath.Join(dir, spec.FileName())
+		os.WriteFile(pkg, rpmtest.Build(t, spec, tc.key), 0o644)
+		out, err := run("--install", "--force", "--nodeps", "--quiet", pkg)
+		if (err == nil) != tc.ok {
+			t.Errorf("install signed by the imported key %v: %v\n%s", tc.ok, err, out)
+		}
+	}
+	if got := readTree(t, root, "usr/share/hello"); got != "hi\n" {
+		t.Errorf("installed file %q", got)
 	}
 }
