@@ -131,8 +131,8 @@ func substituteFiles(settings []string) []string {
 }
 
 // TestREADME runs the README's corun examples in order, from the
-// repository's root, with a busybox image for root.img and
-// out/debian-12.img.
+// repository's root, with busybox images for root.img and for the images
+// coimage builds into out/.
 func TestREADME(t *testing.T) {
 	t.Parallel()
 	blocks, _ := corunSection(t)
@@ -141,7 +141,7 @@ func TestREADME(t *testing.T) {
 	}
 	dir := t.TempDir()
 	root := shellImage(t, filepath.Join(dir, "root"))
-	deb := filepath.Join(dir, "debian-12.img")
+	deb := filepath.Join(dir, "debian.img")
 	if err := os.Rename(shellImage(t, filepath.Join(dir, "deb")), deb); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestREADME(t *testing.T) {
 	}
 	port := freePort(t)
 	repo, _ := filepath.Abs("../..")
-	files := map[string]string{"root.img": root, "out/debian-12.img": deb}
+	files := map[string]string{"root.img": root}
 	var started []string
 	defer func() {
 		for _, name := range started {
@@ -167,6 +167,8 @@ func TestREADME(t *testing.T) {
 		for i, a := range args {
 			if f, ok := files[a]; ok {
 				args[i] = f
+			} else if strings.HasPrefix(a, "out/") && strings.HasSuffix(a, ".img") { // built by coimage
+				args[i] = deb
 			}
 			args[i] = strings.ReplaceAll(args[i], "tcp:8080:", fmt.Sprintf("tcp:%d:", port))
 		}
