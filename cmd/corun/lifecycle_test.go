@@ -194,6 +194,11 @@ func TestRmRunning(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "no such instance") {
 		t.Errorf("stop of a stopped instance: exit %d: %q", code, errOut)
 	}
+	for _, name := range []string{"h", "help"} { // names, not requests for help
+		if _, errOut, code := run(t, "stop", name); code == 0 || !strings.Contains(errOut, "no such instance") {
+			t.Errorf("stop %s: exit %d: %q", name, code, errOut)
+		}
+	}
 }
 
 // terminal is one for corun: a pty whose output is collected.

@@ -44,6 +44,12 @@ func main() {
 		EnableBashCompletion: true,
 		Commands:             []*cli.Command{runCommand, lsCommand, stopCommand, rmCommand, attachCommand, kernelCommand, superviseCommand},
 	}
+	for _, c := range app.Commands {
+		// Otherwise `corun stop h` shows the help of stop: urfave/cli
+		// gives every command a "help" (alias "h") subcommand. --help
+		// stays.
+		c.HideHelpCommand = true
+	}
 	err := app.RunContext(ctx, os.Args)
 	var ee *exitError
 	switch {
