@@ -60,8 +60,8 @@ func fedoraRepos(mirror, release, arch string) []string {
 // (each checked against primary.xml's SHA256), checks every package's
 // OpenPGP header signature against the recipe's key and its payload
 // against the signed digest, and unpacks the payloads. Chrooted into the
-// target, rpm then installs the same files again, which runs the
-// packages' scriptlets and writes its database. Weak dependencies are
+// target, rpm then imports the pinned key and installs the same packages
+// again, which runs their scriptlets and writes its database. Weak dependencies are
 // not installed (dnf's install_weak_deps=False); packages.remove keeps a
 // package out altogether.
 func (Fedora) bootstrapRepo(ctx context.Context, r *recipe.Recipe, target string, rel *signedRelease, opts Options) (*Result, error) {
