@@ -318,3 +318,45 @@ func TestAttach(t *testing.T) {
 		t.Errorf("a guest that powered off is still listed: %+v", ls(t))
 	}
 }
+
+// TestKill9Helper: kill -9 of one of the kernel's helper processes may
+// leave the guest running or end it; ls tells which, and stop --force
+// leaves no process, no lock, no instance and a clean image either way.
+func TestKill9Helper(t *testing.T) {
+	t.Parallel()
+	img := umltest.Image(t, t.TempDir(), nil)
+	const name = "kill-helper"
+	if out, errOut, code := run(t, "run", "--detach", "--name", name, img, kernelArg(t)); code != 0 {
+		t.Fatalf("run --detach: exit %d: %s %s", code, out, errOut)
+	}
+	var rec instance.Record
+	if !waitFor(30*time.Second, func() bool {
+		rec, _ = lsGet(t, name)
+		return len(instanceProcs(name)) >= 3
+	}) {
+		t.Fatalf("no helpers: %v", instanceProcs(name))
+	}
+	kernel := childOf(t, rec.PID)
+	helper := childOf(t, kernel)
+	if err := syscall.Kill(helper, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	want := "dead"
+	if alive(kernel) {
+		want = "running"
+	}
+	if r, _ := lsGet(t, name); r.State != want {
+		t.Errorf("kernel alive %v, ls says %q", alive(kernel), r.State)
+	}
+	if _, errOut, code := run(t, "stop", "--force", "--timeout", "2s", name); code != 0 {
+		t.Fatalf("stop --force: exit %d: %s", code, errOut)
+	}
+	if !waitFor(10*time.Second, func() bool { return len(instanceProcs(name)) == 0 && !imageLocked(t, img) }) {
+		t.Fatalf("left behind: processes %v, image locked %v", instanceProcs(name), imageLocked(t, img))
+	}
+	if _, ok := lsGet(t, name); ok {
+		t.Error("stop --force left the instance listed")
+	}
+	testutil.Run(t, "e2fsck", "-fn", img)
+}
