@@ -42,7 +42,12 @@ func (stubborn) Stop(ctx context.Context, inst *Instance, force bool) error {
 	}
 	return nil
 }
-func (stubborn) Status(context.Context, *Instance) error { return nil }
+func (stubborn) Status(_ context.Context, inst *Instance) error {
+	if inst.Name == "mute" {
+		return errors.New("no control socket")
+	}
+	return nil
+}
 
 // markedProcs counts the processes running "sleep marker".
 func markedProcs() int {
@@ -125,4 +130,34 @@ func TestLookupAndPrepare(t *testing.T) {
 	if err == nil {
 		t.Error("no root image: no error")
 	}
+}
+
+// A monitor that never answers is reported ready after readyWait, so
+// run --detach returns, and stays "starting".
+func TestMuteMonitor(t *testing.T) {
+	readyWait = 500 * time.Millisecond
+	img := filepath.Join(t.TempDir(), "disk.img")
+	os.WriteFile(img, make([]byte, 4096), 0o644)
+	reg := instance.Registry{Dir: t.TempDir()}
+	cfg := &config.Config{Name: "mute", Monitor: "stubborn", Disks: []config.Disk{{Index: 0, Path: img}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, cfg, Options{Registry: reg, StopTimeout: 100 * time.Millisecond, Ready: func(n string) { ready <- n }})
+		done <- err
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready after 10 s")
+	}
+	if rec, err := reg.Get("mute"); err != nil || rec.State != instance.Starting {
+		t.Errorf("mute monitor: %+v, %v; want starting", rec, err)
+	}
+	cancel()
+	<-done
 }

@@ -166,15 +166,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 		reg.Save(rec)
 		recMu.Unlock()
 		go func() {
-			if !running(b, inst) {
+			answered, ended := running(b, inst, readyWait)
+			if ended {
 				return
 			}
-			recMu.Lock()
-			if cur, err := reg.Get(claim.Name); err == nil && cur.State == instance.Starting {
-				rec.State = instance.Running
-				reg.Save(rec)
+			if answered {
+				recMu.Lock()
+				if cur, err := reg.Get(claim.Name); err == nil && cur.State == instance.Starting {
+					rec.State = instance.Running
+					reg.Save(rec)
+				}
+				recMu.Unlock()
+			} else {
+				fmt.Fprintf(inst.Log, "corun: the monitor of %s has not answered for %v; it stays \"starting\"\n", claim.Name, readyWait)
 			}
-			recMu.Unlock()
 			if opts.Ready != nil {
 				opts.Ready(claim.Name)
 			}
@@ -229,20 +234,28 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 	return out.res, out.err
 }
 
-// running waits until the monitor of a started instance answers (true),
-// or its process has ended (false): an instance is "running" from then
-// on, and a guest in the background is reported ready.
-func running(b Backend, inst *Instance) bool {
+// readyWait bounds the wait for a monitor to answer: a kernel of the
+// user's own may lack the control socket, and run --detach must not wait
+// for it forever.
+var readyWait = 30 * time.Second
+
+// running waits up to d for the monitor of a started instance to answer
+// (an instance is "running" from then on, and a guest in the background
+// is reported ready), or for its process to end.
+func running(b Backend, inst *Instance, d time.Duration) (answered, ended bool) {
+	deadline := time.After(d)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := b.Status(ctx, inst)
 		cancel()
 		if err == nil {
-			return true
+			return true, false
 		}
 		select {
 		case <-inst.proc.Done():
-			return false
+			return false, true
+		case <-deadline:
+			return false, false
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
