@@ -14,7 +14,7 @@ var kernelCommand = &cli.Command{
 	Name:  "kernel",
 	Usage: "show the cached guest kernels; --refresh fetches the newest",
 	Flags: []cli.Flag{
-		&cli.BoolFlag{Name: "refresh", Usage: "fetch the newest user-mode-linux package from the Debian archive"},
+		&cli.BoolFlag{Name: "refresh", Usage: "fetch the newest kernels (user-mode-linux, and for QEMU linux-image-cloud-*) from the Debian archive"},
 		&cli.StringFlag{Name: "mirror", Usage: "Debian mirror (default: from the host's apt sources)"},
 		&cli.StringFlag{Name: "suite", Usage: "Debian suite (default: the host's release)"},
 	},
@@ -24,8 +24,12 @@ var kernelCommand = &cli.Command{
 			return err
 		}
 		if c.Bool("refresh") {
-			if _, err := cache.Fetch(c.Context, source(c)); err != nil {
-				return err
+			for _, m := range []string{runtime.UML, runtime.QEMU} {
+				src := source(c)
+				src.Monitor = m
+				if _, err := cache.Fetch(c.Context, src); err != nil {
+					return err
+				}
 			}
 		}
 		ks, err := cache.List()
@@ -37,9 +41,9 @@ var kernelCommand = &cli.Command{
 			return nil
 		}
 		w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "PACKAGE VERSION\tRELEASE\tKERNEL")
+		fmt.Fprintln(w, "MONITOR\tPACKAGE VERSION\tRELEASE\tKERNEL")
 		for _, k := range ks {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", k.Version, k.Release, k.Path)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.Monitor, k.Version, k.Release, k.Path)
 		}
 		return w.Flush()
 	},
@@ -54,7 +58,7 @@ func source(c *cli.Context) runtime.Source {
 		Suite:  c.String("suite"),
 		Progress: func(done, total int64) {
 			if bar == nil {
-				bar = progress.New(total, "fetching "+runtime.Package)
+				bar = progress.New(total, "fetching the guest kernel")
 			}
 			bar.Add(done - shown)
 			shown = done

@@ -14,7 +14,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/colinux-ng/colinux/driver"
-	_ "github.com/colinux-ng/colinux/driver/uml" // the monitors corun offers
+	_ "github.com/colinux-ng/colinux/driver/qemu" // the monitors corun offers
+	_ "github.com/colinux-ng/colinux/driver/uml"
 )
 
 // exitError ends corun with a status: the guest command's, or

@@ -14,6 +14,8 @@ import (
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/instance"
+	"github.com/colinux-ng/colinux/driver/qemu"
+	"github.com/colinux-ng/colinux/driver/uml"
 	"github.com/colinux-ng/colinux/driver/x11"
 	"github.com/colinux-ng/colinux/runtime"
 	"github.com/colinux-ng/colinux/runtime/initramfs"
@@ -25,11 +27,12 @@ var runCommand = &cli.Command{
 	ArgsUsage: "[IMAGE] [key=value…] [@file…] [-- CMD ARGS…]\n\n" +
 		"   Settings are coLinux's: cobd0..15=FILE[,ro], cofs0..31=DIR[,/guest/path][,ro], mem=MiB,\n" +
 		"   eth0=slirp[,MAC][,tcp:HOST:GUEST[:COUNT]/…] (user-mode NAT) or eth0=tuntap[,IFNAME][,MAC] (root),\n" +
-		"   kernel=, initrd=, root=, ro; @FILE reads a configuration file; other words go to the kernel.\n" +
+		"   cpus=N (QEMU), monitor=uml|qemu|auto, kernel=, initrd=, root=, ro; @FILE reads a configuration file; other words go to the kernel.\n" +
 		"   IMAGE may be a release image NAME[:SERIAL] or oci://…, pulled and verified as by coimage pull.\n" +
 		"   Without a command the console is attached; Ctrl-] detaches.",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "instance name (default: from the image's file name)"},
+		&cli.StringFlag{Name: "monitor", Usage: "uml, qemu or auto (QEMU where KVM works, else UML); same as monitor= (default: uml)"},
 		&cli.BoolFlag{Name: "snapshot", Usage: "write to throwaway copy-on-write files; the images stay untouched"},
 		persistFlag,
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "boot in the background; corun attach NAME shows the console"},
@@ -121,6 +124,10 @@ func guest(c *cli.Context, settings, command []string) (*config.Config, error) {
 	if err := pullImages(c.Context, cfg, c.Bool("persist")); err != nil {
 		return nil, err
 	}
+	if c.IsSet("monitor") {
+		cfg.Monitor = c.String("monitor")
+	}
+	chooseMonitor(cfg)
 	if err := publish(cfg, c.StringSlice("publish")); err != nil {
 		return nil, err
 	}
@@ -145,6 +152,23 @@ func guest(c *cli.Context, settings, command []string) (*config.Config, error) {
 	return cfg, nil
 }
 
+// chooseMonitor resolves monitor=auto — QEMU where KVM works, else UML
+// — and says when QEMU has to emulate the CPU.
+func chooseMonitor(cfg *config.Config) {
+	if cfg.Monitor != "auto" && cfg.Monitor != qemu.Name {
+		return
+	}
+	kvm, why := qemu.Accel()
+	switch {
+	case cfg.Monitor == "auto" && kvm:
+		cfg.Monitor = qemu.Name
+	case cfg.Monitor == "auto":
+		cfg.Monitor = uml.Name
+	case !kvm:
+		warn("QEMU without KVM (" + why + "): the CPU is emulated (TCG, one host thread a vCPU), slower than KVM")
+	}
+}
+
 func warn(msg string) { fmt.Fprintln(os.Stderr, "corun: warning:", msg) }
 
 // resolveKernel fills in the kernel (kernel=, or the cached one, fetched
@@ -156,16 +180,18 @@ func resolveKernel(ctx context.Context, c *cli.Context, cfg *config.Config) erro
 	}
 	var k runtime.Kernel
 	if cfg.Kernel != "" {
-		k, err = runtime.Override(runtime.UML, cfg.Kernel)
+		k, err = runtime.Override(cfg.Monitor, cfg.Kernel)
 	} else {
-		k, err = cache.Ensure(ctx, source(c))
+		src := source(c)
+		src.Monitor = cfg.Monitor
+		k, err = cache.Ensure(ctx, src)
 	}
 	if err != nil {
 		return err
 	}
 	cfg.Kernel, cfg.KernelVersion, cfg.Modules = k.Path, k.Release, k.Modules
 	if cfg.Initrd == "" {
-		if cfg.Initramfs, err = initramfs.Cached(cache.Dir, nil); err != nil {
+		if cfg.Initramfs, err = initramfs.Cached(cache.Dir); err != nil {
 			return err
 		}
 	}

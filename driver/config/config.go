@@ -45,6 +45,7 @@ type Config struct {
 	Initrd        string // an initrd of the user's own instead of coinit
 	Root          string // guest root device; cobd.RootDevice by default
 	MemoryMiB     int    // 0 means the default
+	CPUs          int    // cpus=; 0 means one
 	ReadOnly      bool   // mount the root read-only ("ro")
 	// SysfsReadOnly mounts the guest's /sys read-only ("sysfs=ro"). systemd
 	// then boots as in a container: no udev, no device units. Under UML
@@ -65,6 +66,9 @@ type Config struct {
 	DNS      string   // resolver for user-mode NICs, "host:port"; "" is the host's
 	Command  []string // run this and power off; empty boots the guest's init
 }
+
+// MaxCPUs bounds cpus=: QEMU's pc machine takes up to 255.
+const MaxCPUs = 255
 
 // MaxShares is how many cofsN directories coLinux allowed: cofs0…cofs31.
 const MaxShares = 32

@@ -73,6 +73,7 @@ func TestParse(t *testing.T) {
 		{"mem suffix", []string{"mem=512M"}, Config{MemoryMiB: 512}},
 		{"read-only sysfs, overridden", []string{"sysfs=ro", "mem=64"}, Config{SysfsReadOnly: true, MemoryMiB: 64}},
 		{"x11", []string{"x11=on"}, Config{X11: true}},
+		{"cpus and monitor", []string{"cpus=2", "monitor=qemu"}, Config{CPUs: 2, Monitor: "qemu"}},
 		{"leading zero index", []string{"cobd01=x.img"}, Config{Disks: []Disk{{1, "x.img", false}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,6 +113,9 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"kernel="}, "kernel needs a file name"},
 		{[]string{"sysfs=off"}, "sysfs wants ro or rw"},
 		{[]string{"x11=yes"}, "x11 wants on or off"},
+		{[]string{"cpus=0"}, "cpus wants a number of CPUs, 1…255"},
+		{[]string{"cpus=two"}, "cpus wants a number"},
+		{[]string{"monitor="}, "monitor wants uml, qemu or auto"},
 		{[]string{"@" + filepath.Join(dir, "missing.conf")}, "missing.conf: no such file"},
 	} {
 		_, err := Parse(tc.args)

@@ -151,7 +151,7 @@ func known(key string, hasValue bool) bool {
 		return key == "ro" || key == "rw"
 	}
 	switch key {
-	case "kernel", "initrd", "root", "mem", "cocon", "sysfs", "x11":
+	case "kernel", "initrd", "root", "mem", "cpus", "monitor", "cocon", "sysfs", "x11":
 		return true
 	}
 	return indexed.MatchString(key)
@@ -185,6 +185,17 @@ func (b *builder) apply(s setting, key, value string) error {
 			return s.errorf("%v", err)
 		}
 		b.cfg.MemoryMiB = mib
+	case "cpus":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 || n > MaxCPUs {
+			return s.errorf("cpus wants a number of CPUs, 1…%d", MaxCPUs)
+		}
+		b.cfg.CPUs = n
+	case "monitor":
+		if value == "" {
+			return s.errorf("monitor wants uml, qemu or auto")
+		}
+		b.cfg.Monitor = value
 	case "sysfs":
 		if value != "ro" && value != "rw" {
 			return s.errorf("sysfs wants ro or rw")

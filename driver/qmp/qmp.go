@@ -150,14 +150,15 @@ func (c *Client) read(greeting chan<- error) {
 	}
 	c.err = sc.Err()
 	if c.err == nil {
-		c.err = errClosed
+		c.err = ErrClosed
 	}
 	if first {
 		greeting <- c.err
 	}
 }
 
-var errClosed = errors.New("qmp: connection closed")
+// ErrClosed means QEMU closed the connection (it quit, say).
+var ErrClosed = errors.New("qmp: connection closed")
 
 // Events delivers the server's events; it is closed when the connection
 // ends (QEMU exited, or Close).

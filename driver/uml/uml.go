@@ -31,6 +31,9 @@ type Backend struct{}
 
 // Prepare checks what User-mode Linux cannot do.
 func (Backend) Prepare(cfg *config.Config) error {
+	if cfg.CPUs > 1 {
+		return fmt.Errorf("cpus=%d: User-mode Linux runs one CPU (Debian's UML kernels are built for one); use --monitor qemu for more", cfg.CPUs)
+	}
 	for _, nic := range cfg.NICs {
 		if nic.Mode != config.Slirp && nic.Mode != config.TAP {
 			return fmt.Errorf("eth%d: User-mode Linux has no %q network", nic.Index, nic.Mode)

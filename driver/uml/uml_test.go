@@ -41,7 +41,7 @@ func bootWith(t *testing.T, m *config.Config, kernel string, display *x11.Forwar
 	cache := filepath.Join(os.TempDir(), "corun-uml-test")
 	m.Kernel, m.KernelVersion, m.Modules = k.Path, k.Version, k.Modules
 	var err error
-	m.Initramfs, err = initramfs.Cached(cache, nil)
+	m.Initramfs, err = initramfs.Cached(cache)
 	if err != nil {
 		t.Fatal(err)
 	}

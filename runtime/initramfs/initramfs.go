@@ -1,7 +1,8 @@
 // Package initramfs builds the initial RAM filesystem the guest kernel
 // boots from: a newc cpio archive whose /init is coinit (runtime/coinit),
-// which loads the kernel modules the archive carries (for QEMU's virtio
-// devices), mounts the cobd root and hands over to it.
+// which loads the kernel modules an extension archive carries (QEMU's
+// virtio drivers, see ModuleFiles), mounts the cobd root and hands over
+// to it.
 //
 // coinit is a program of its own, built static (no cgo, so no shared
 // libraries to carry) and embedded into corun at build time. Under
@@ -48,10 +49,8 @@ func Coinit() ([]byte, error) {
 // Dirs the kernel and coinit need before anything is mounted.
 var baseDirs = []string{"dev", "proc", "sys", "newroot"}
 
-// Build writes an initramfs holding the executable init as /init to w,
-// and the modules, decompressed, in coinit.ModulesDir with the order to
-// load them in (dependencies first, as kmod.Resolve returns them).
-func Build(w io.Writer, init []byte, modules []kmod.Module) error {
+// Build writes an initramfs holding the executable init as /init to w.
+func Build(w io.Writer, init []byte) error {
 	c := &cpioWriter{w: w}
 	for _, d := range baseDirs {
 		c.dir(d)
@@ -60,21 +59,26 @@ func Build(w io.Writer, init []byte, modules []kmod.Module) error {
 	// mounted on /dev, so the node must be in the archive.
 	c.charDev("dev/console", 5, 1)
 	c.file("init", 0o755, init)
-	if len(modules) > 0 {
-		dir := strings.TrimPrefix(coinit.ModulesDir, "/")
-		c.dir(dir)
-		var order strings.Builder
-		for _, m := range modules {
-			b, err := kmod.Read(m.Path)
-			if err != nil {
-				return err
-			}
-			c.file(dir+"/"+m.Name+".ko", 0o644, b)
-			order.WriteString(m.Name + ".ko\n")
-		}
-		c.file(dir+"/"+coinit.ModulesOrder, 0o644, []byte(order.String()))
-	}
 	return c.close()
+}
+
+// ModuleFiles returns the modules, decompressed, as files for Extend in
+// coinit.ModulesDir, with the order to load them in (dependencies first,
+// as kmod.Resolve returns them): a guest kernel's drivers travel in the
+// instance's own initramfs, beside the shared coinit archive.
+func ModuleFiles(modules []kmod.Module) ([]File, error) {
+	dir := strings.TrimPrefix(coinit.ModulesDir, "/")
+	var files []File
+	var order strings.Builder
+	for _, m := range modules {
+		b, err := kmod.Read(m.Path)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: dir + "/" + m.Name + ".ko", Data: b})
+		order.WriteString(m.Name + ".ko\n")
+	}
+	return append(files, File{Name: dir + "/" + coinit.ModulesOrder, Data: []byte(order.String())}), nil
 }
 
 // staleAfter is how old another executable's cached archive must be
@@ -83,12 +87,11 @@ func Build(w io.Writer, init []byte, modules []kmod.Module) error {
 const staleAfter = 24 * time.Hour
 
 // Cached returns the path of an initramfs holding the embedded coinit
-// and the modules inside dir, building it on first use. The name is
-// derived from the running executable's identity (path, inode, size,
-// modification time), which fixes the embedded coinit, and the modules'
-// paths, sizes and times: a rebuilt corun or another kernel makes a new
-// archive, and a cache hit costs a stat, not a read of coinit's 3 MB.
-func Cached(dir string, modules []kmod.Module) (string, error) {
+// inside dir, building it on first use. The name is derived from the
+// running executable's identity (path, inode, size, modification time),
+// which fixes the embedded coinit: a rebuilt corun makes a new archive,
+// and a cache hit costs a stat, not a read of coinit's 3 MB.
+func Cached(dir string) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("initramfs: %w", err)
@@ -100,13 +103,6 @@ func Cached(dir string, modules []kmod.Module) (string, error) {
 	id := fmt.Sprintf("%s\x00%d\x00%d", exe, fi.Size(), fi.ModTime().UnixNano())
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		id += fmt.Sprintf("\x00%d\x00%d", st.Dev, st.Ino)
-	}
-	for _, m := range modules {
-		fi, err := os.Stat(m.Path)
-		if err != nil {
-			return "", fmt.Errorf("initramfs: %w", err)
-		}
-		id += fmt.Sprintf("\x00%s\x00%d\x00%d", m.Path, fi.Size(), fi.ModTime().UnixNano())
 	}
 	sum := sha256.Sum256([]byte(id))
 	dest := filepath.Join(dir, "initramfs-"+hex.EncodeToString(sum[:8])+".cpio")
@@ -125,7 +121,7 @@ func Cached(dir string, modules []kmod.Module) (string, error) {
 		return "", fmt.Errorf("initramfs: %w", err)
 	}
 	defer f.Abort()
-	if err := Build(f, init, modules); err != nil {
+	if err := Build(f, init); err != nil {
 		return "", fmt.Errorf("initramfs: %w", err)
 	}
 	if err := f.Commit(); err != nil {

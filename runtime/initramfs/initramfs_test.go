@@ -18,7 +18,7 @@ import (
 func TestArchiveUnpacks(t *testing.T) {
 	busybox := testutil.RequireTool(t, "busybox")
 	cache := t.TempDir()
-	path, err := Cached(cache, nil)
+	path, err := Cached(cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestArchiveUnpacks(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "init")); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Fatalf("init mode: %v, %v", fi.Mode(), err)
 	}
-	again, err := Cached(cache, nil)
+	again, err := Cached(cache)
 	if err != nil || again != path {
 		t.Fatalf("second Cached = %s, %v; want %s", again, err, path)
 	}
@@ -74,7 +74,7 @@ func TestCoinitStatic(t *testing.T) {
 func TestExtend(t *testing.T) {
 	busybox := testutil.RequireTool(t, "busybox")
 	dir := t.TempDir()
-	base, err := Cached(filepath.Join(dir, "cache"), nil)
+	base, err := Cached(filepath.Join(dir, "cache"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +110,8 @@ func mustRead(t *testing.T, p string) []byte {
 	return b
 }
 
-// TestModules: the archive carries the modules decompressed, and the
-// order file lists them as given.
+// TestModules: an extension archive carries the modules decompressed,
+// and the order file lists them as given.
 func TestModules(t *testing.T) {
 	busybox := testutil.RequireTool(t, "busybox")
 	src := t.TempDir()
@@ -120,13 +120,22 @@ func TestModules(t *testing.T) {
 	testutil.Run(t, testutil.RequireTool(t, "xz"), "-k", filepath.Join(src, "b.ko"))
 	os.WriteFile(filepath.Join(src, "a.ko"), []byte("\x7fELF module a"), 0o644)
 	mods := []kmod.Module{{Name: "b", Path: filepath.Join(src, "b.ko.xz")}, {Name: "a", Path: filepath.Join(src, "a.ko")}}
-	path, err := Cached(t.TempDir(), mods)
+	files, err := ModuleFiles(mods)
 	if err != nil {
 		t.Fatal(err)
 	}
+	base, err := Cached(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "x.cpio")
+	if err := Extend(path, base, files); err != nil {
+		t.Fatal(err)
+	}
+	b, baseBytes := mustRead(t, path), mustRead(t, base)
 	dir := t.TempDir()
-	cmd := exec.Command(busybox, "cpio", "-i", "-d", "-F", path)
-	cmd.Dir = dir
+	cmd := exec.Command(busybox, "cpio", "-i", "-d")
+	cmd.Dir, cmd.Stdin = dir, bytes.NewReader(b[len(baseBytes):])
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("busybox cpio: %v\n%s", err, out)
 	}
