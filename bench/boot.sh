@@ -9,8 +9,14 @@
 #   time of a systemd boot of recipes/debian.yaml to multi-user.target, the
 #   untuned recipe (its uml-tuning blocks stripped, no extra kernel
 #   arguments) against the tuned one booted with @recipes/debian.conf
-#   (goal ≤ 0.35 × untuned).
-# All boot the same kernel: $KERNEL, by default the installed linux.uml.
+#   (goal ≤ 0.35 × untuned);
+#   with MONITORS=1 (the default), both monitors side by side on the same
+#   image: the /bin/true boot, 200k syscalls (dd bs=1 count=200000, timed
+#   inside the guest, against the host), and on QEMU a CPU-bound job of two
+#   shell loops on cpus=2 against cpus=1 (SMP speedup; goal ≥ 1.6 on 2 host
+#   cores). QEMU uses KVM where it works and says TCG otherwise; set
+#   CORUN_QEMU_ACCEL=tcg where the KVM probe passes but Linux does not boot.
+# The UML boots use $KERNEL, by default the installed linux.uml.
 #
 # The systemd part builds both images with `coimage build`, which NEEDS ROOT
 # (it chroots) and a Debian mirror (the host's apt sources, or
@@ -42,7 +48,7 @@ RUNS=${RUNS:-5}
 work=bench/work/boot
 rm -rf "$work" && mkdir -p "$work/tree"/{bin,sbin,proc,sys,dev,tmp,etc}
 cp "$(command -v busybox)" "$work/tree/bin/busybox"
-for a in sh true poweroff; do ln -s busybox "$work/tree/bin/$a"; done
+for a in sh true poweroff dd time; do ln -s busybox "$work/tree/bin/$a"; done
 printf '#!/bin/sh\n/bin/true\nexec /bin/poweroff -f\n' > "$work/tree/sbin/bench-init"
 chmod +x "$work/tree/sbin/bench-init"
 truncate -s 32M "$work/test.img"
@@ -77,6 +83,31 @@ while kill -0 "$pid" 2>/dev/null; do
 done
 wait "$pid"
 echo "corun peak RSS: $(printf '%.1f' "$(echo "$hwm / 1024" | bc -l)") MiB, ratio to the 30 MiB goal $(ratio "$hwm" $((30 * 1024)))"
+
+# Both monitors on the same image.
+if [ "${MONITORS:-1}" = 1 ] && command -v qemu-system-x86_64 >/dev/null; then
+  uptime
+  qemu_true() { "$CORUN" run --monitor qemu "$img" -- /bin/true; }
+  accel=KVM # the warm-up run fetches the cloud kernel and says if it emulates
+  qemu_true 2>&1 >/dev/null | grep -q TCG && accel=TCG
+  tq=$(best_of 3 qemu_true) tu=$(best_of 3 ours)
+  echo "boot to /bin/true (best of 3): uml ${tu}s, qemu ${tq}s ($accel)"
+  # guest_real MONITOR SETTINGS... -- CMD: the "real" seconds of busybox time -p inside the guest.
+  guest_real() {
+    local mon=$1; shift
+    "$CORUN" run --monitor "$mon" "$img" "$@" 2>/dev/null | awk '/^real/ {print $2}'
+  }
+  dd_cmd=(time -p dd if=/dev/zero of=/dev/null bs=1 count=200000)
+  host_dd=$( { /usr/bin/time -p dd if=/dev/zero of=/dev/null bs=1 count=200000 2>&1 >/dev/null; } | awk '/^real/ {print $2}')
+  uml_dd=$(guest_real uml kernel="$KERNEL" -- "${dd_cmd[@]}")
+  qemu_dd=$(guest_real qemu -- "${dd_cmd[@]}")
+  echo "200k syscalls (dd bs=1 count=200000): host ${host_dd}s, uml ${uml_dd}s (×$(ratio "$uml_dd" "$host_dd")), qemu ${qemu_dd}s (×$(ratio "$qemu_dd" "$host_dd"))"
+  loops='l(){ i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; }; l & l & wait'
+  smp1=$(guest_real qemu cpus=1 -- time -p sh -c "$loops")
+  smp2=$(guest_real qemu cpus=2 -- time -p sh -c "$loops")
+  echo "two CPU-bound loops under qemu: cpus=1 ${smp1}s, cpus=2 ${smp2}s, SMP speedup $(ratio "$smp1" "$smp2") (goal ≥ 1.6)"
+  uptime
+fi
 
 [ "$SYSTEMD_BOOT" = 1 ] || exit 0
 
