@@ -1,14 +1,18 @@
 package bootstrap
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 
 	"github.com/colinux-ng/colinux/pkg/archive"
+	"github.com/colinux-ng/colinux/pkg/rpm"
 	"github.com/colinux-ng/colinux/pkg/rpm/rpmtest"
 	"github.com/colinux-ng/colinux/pkg/rpmrepo"
 )
@@ -74,4 +78,26 @@ func TestUnpackRPMEscape(t *testing.T) {
 			t.Fatalf("%s: wrote outside the tree", name)
 		}
 	}
+}
+
+// FuzzCPIOToTar: any payload converts to a tar stream or an error, never
+// a panic; hard link sets stay within the stream.
+func FuzzCPIOToTar(f *testing.F) {
+	f.Add([]byte("070701000000070000a1ed000000000000000000000002677602250000000000000000000000000000000000000000000000060000000000./abc\x00" +
+		"070701000000070000a1ed000000000000000000000002677602250000000300000000000000000000000000000000000000060000000000./abd\x00hi\n\x00" +
+		"07070100000000000000000000000000000000000000010000000000000000000000000000000000000000000000000000000b00000000TRAILER!!!\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var out bytes.Buffer
+		if err := cpioToTar(rpm.NewCPIOReader(bytes.NewReader(data), "fuzz"), &out, nil); err != nil {
+			return
+		}
+		tr := tar.NewReader(&out)
+		for {
+			if _, err := tr.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("cpioToTar wrote an unreadable tar: %v", err)
+			}
+		}
+	})
 }
