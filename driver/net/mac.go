@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
+
+	"github.com/colinux-ng/colinux/driver/config"
 )
 
 // MAC returns the address of interface ethN of the named instance: the
@@ -16,4 +18,21 @@ func MAC(instance string, n int) net.HardwareAddr {
 	mac := net.HardwareAddr(sum[:6])
 	mac[0] = mac[0]&^0x01 | 0x02
 	return mac
+}
+
+// NICMAC is the guest address of nic: the configured one, else MAC's.
+func NICMAC(instance string, nic config.NIC) net.HardwareAddr {
+	if nic.MAC != nil {
+		return nic.MAC
+	}
+	return MAC(instance, nic.Index)
+}
+
+// NICTAP is the host TAP device of a tuntap nic: the configured one, else
+// TAPName's.
+func NICTAP(instance string, nic config.NIC) string {
+	if nic.Device != "" {
+		return nic.Device
+	}
+	return TAPName(instance, nic.Index)
 }

@@ -10,7 +10,6 @@ package qemu
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -105,9 +104,9 @@ func args(m *config.Config, dir, initramfs string, kvm bool) []string {
 			netdev = fmt.Sprintf("dgram,id=eth%d,local.type=fd,local.str=%d", nic.Index, fd)
 			fd++
 		case config.TAP:
-			netdev = fmt.Sprintf("tap,id=eth%d,ifname=%s,script=no,downscript=no", nic.Index, tapName(m, nic))
+			netdev = fmt.Sprintf("tap,id=eth%d,ifname=%s,script=no,downscript=no", nic.Index, conet.NICTAP(m.Name, nic))
 		}
-		a = append(a, "-netdev", netdev, "-device", fmt.Sprintf("virtio-net-pci,netdev=eth%d,mac=%s", nic.Index, nicMAC(m, nic).String()))
+		a = append(a, "-netdev", netdev, "-device", fmt.Sprintf("virtio-net-pci,netdev=eth%d,mac=%s", nic.Index, conet.NICMAC(m.Name, nic).String()))
 	}
 	var kargs []string
 	if m.Initrd != "" {
@@ -151,18 +150,4 @@ func coinitConfig(m *config.Config) coinit.Config {
 		}
 	}
 	return c
-}
-
-func nicMAC(m *config.Config, nic config.NIC) net.HardwareAddr {
-	if nic.MAC != nil {
-		return nic.MAC
-	}
-	return conet.MAC(m.Name, nic.Index)
-}
-
-func tapName(m *config.Config, nic config.NIC) string {
-	if nic.Device != "" {
-		return nic.Device
-	}
-	return conet.TAPName(m.Name, nic.Index)
 }

@@ -207,7 +207,10 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		return driver.Result{}, &driver.GuestError{Err: driver.ErrKernelStart, Tail: tail.Lines(20),
 			Msg: fmt.Sprintf("under KVM the guest did not reach coinit within %v; this host's KVM may not run Linux (nested virtualization); %s=tcg runs QEMU without it", kvmBootLimit, AccelEnv)}
 	}
-	return result(cfg, events, mon, waitErr, ctx.Err() != nil, tail)
+	if mon.panicked || mon.shutdown == "guest-panic" {
+		return driver.Result{}, &driver.GuestError{Err: driver.ErrGuestCrash, Msg: "the guest kernel panicked", Tail: tail.Lines(20)}
+	}
+	return driver.Outcome(cfg, events, waitErr, ctx.Err() != nil, tail.Lines(20))
 }
 
 // kvmBootLimit is how long a KVM guest may take to reach coinit: well
@@ -260,50 +263,6 @@ func watch(f *os.File, log io.Writer) *events {
 		}
 	}()
 	return ev
-}
-
-// result interprets how the guest ended; stopped is a guest stopped by
-// the driver.
-func result(cfg *config.Config, evs []coinit.Event, mon *events, waitErr error, stopped bool, tail *console.Tail) (driver.Result, error) {
-	fail := func(sentinel error, msg string) (driver.Result, error) {
-		return driver.Result{}, &driver.GuestError{Err: sentinel, Msg: msg, Tail: tail.Lines(20)}
-	}
-	up := false
-	for _, ev := range evs {
-		switch {
-		case ev.Up:
-			up = true
-		case ev.Err != "":
-			return fail(driver.ErrGuestInit, ev.Err)
-		case ev.Exited:
-			return driver.Result{Exited: true, ExitCode: ev.Code}, nil
-		}
-	}
-	if mon.panicked || mon.shutdown == "guest-panic" {
-		return fail(driver.ErrGuestCrash, "the guest kernel panicked")
-	}
-	if stopped {
-		return driver.Result{}, nil
-	}
-	if cfg.Initrd == "" && !up {
-		msg := "QEMU exited before coinit ran"
-		if waitErr != nil {
-			msg = fmt.Sprintf("%s (%v)", msg, waitErr)
-		}
-		return fail(driver.ErrKernelStart, msg)
-	}
-	if len(cfg.Command) > 0 {
-		msg := "the guest ended before the command reported its exit status"
-		if waitErr != nil {
-			msg = fmt.Sprintf("%s (%v)", msg, waitErr)
-		}
-		return fail(driver.ErrGuestCrash, msg)
-	}
-	var ee *exec.ExitError
-	if errors.As(waitErr, &ee) {
-		return fail(driver.ErrGuestCrash, waitErr.Error())
-	}
-	return driver.Result{}, waitErr
 }
 
 // moduleInitramfs is the instance's initramfs: corun's, with the kernel's
@@ -369,7 +328,7 @@ func startNetworks(inst *driver.Instance) (stop func(), guestEnds []*os.File, er
 	for _, nic := range cfg.NICs {
 		switch nic.Mode {
 		case config.Slirp:
-			un, err := conet.Listen(conet.UserConfig{MAC: nicMAC(cfg, nic), Forwards: nic.Forwards, DNS: cfg.DNS})
+			un, err := conet.Listen(conet.UserConfig{MAC: conet.NICMAC(cfg.Name, nic), Forwards: nic.Forwards, DNS: cfg.DNS})
 			if err != nil {
 				return fail(fmt.Errorf("eth%d: %w", nic.Index, err))
 			}
@@ -389,7 +348,7 @@ func startNetworks(inst *driver.Instance) (stop func(), guestEnds []*os.File, er
 				return fail(fmt.Errorf("eth%d: %w", nic.Index, err))
 			}
 		case config.TAP:
-			t, err := conet.OpenTAP(tapName(cfg, nic))
+			t, err := conet.OpenTAP(conet.NICTAP(cfg.Name, nic))
 			if err != nil {
 				return fail(fmt.Errorf("eth%d: %w", nic.Index, err))
 			}

@@ -3,7 +3,6 @@ package uml
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 
 	"github.com/colinux-ng/colinux/driver"
@@ -15,20 +14,6 @@ import (
 // directory.
 func nicSocket(dir string, n int) string { return filepath.Join(dir, fmt.Sprintf("eth%d.sock", n)) }
 
-func nicMAC(m *config.Config, nic config.NIC) net.HardwareAddr {
-	if nic.MAC != nil {
-		return nic.MAC
-	}
-	return conet.MAC(m.Name, nic.Index)
-}
-
-func tapName(m *config.Config, nic config.NIC) string {
-	if nic.Device != "" {
-		return nic.Device
-	}
-	return conet.TAPName(m.Name, nic.Index)
-}
-
 // nicArgs plug each interface into its network through UML's vector
 // driver (see driver/net for the framing); coinit renames vecN to ethN.
 func nicArgs(m *config.Config, dir string) []string {
@@ -39,9 +24,9 @@ func nicArgs(m *config.Config, dir string) []string {
 		case config.Slirp:
 			transport = "transport=bess,dst=" + nicSocket(dir, nic.Index)
 		case config.TAP:
-			transport = "transport=tap,ifname=" + tapName(m, nic)
+			transport = "transport=tap,ifname=" + conet.NICTAP(m.Name, nic)
 		}
-		a = append(a, fmt.Sprintf("vec%d:%s,mac=%s", nic.Index, transport, nicMAC(m, nic)))
+		a = append(a, fmt.Sprintf("vec%d:%s,mac=%s", nic.Index, transport, conet.NICMAC(m.Name, nic)))
 	}
 	return a
 }
@@ -64,7 +49,7 @@ func startNetworks(inst *driver.Instance) (stop func(), err error) {
 		switch nic.Mode {
 		case config.Slirp:
 			cfg := conet.UserConfig{
-				Socket: nicSocket(inst.Dir, nic.Index), MAC: nicMAC(m, nic),
+				Socket: nicSocket(inst.Dir, nic.Index), MAC: conet.NICMAC(m.Name, nic),
 				Forwards: nic.Forwards, DNS: m.DNS,
 			}
 			if inst.X11 != nil && nic.Index == x11NIC.Index {
@@ -82,7 +67,7 @@ func startNetworks(inst *driver.Instance) (stop func(), err error) {
 				}
 			}(nic.Index)
 		case config.TAP:
-			t, err := conet.OpenTAP(tapName(m, nic))
+			t, err := conet.OpenTAP(conet.NICTAP(m.Name, nic))
 			if err != nil {
 				stop()
 				return nil, fmt.Errorf("eth%d: %w", nic.Index, err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -146,48 +145,7 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		statusR.Close()
 		<-drained
 	}
-	return result(cfg, events, waitErr, ctx.Err() != nil, tail)
-}
-
-// result interprets how the guest ended; stopped is a guest stopped by
-// the driver.
-func result(cfg *config.Config, events []coinit.Event, waitErr error, stopped bool, tail *console.Tail) (driver.Result, error) {
-	fail := func(sentinel error, msg string) (driver.Result, error) {
-		return driver.Result{}, &driver.GuestError{Err: sentinel, Msg: msg, Tail: tail.Lines(20)}
-	}
-	up := false
-	for _, ev := range events {
-		switch {
-		case ev.Up:
-			up = true
-		case ev.Err != "":
-			return fail(driver.ErrGuestInit, ev.Err)
-		case ev.Exited:
-			return driver.Result{Exited: true, ExitCode: ev.Code}, nil
-		}
-	}
-	if stopped {
-		return driver.Result{}, nil
-	}
-	if cfg.Initrd == "" && !up {
-		msg := "the kernel exited before coinit ran"
-		if waitErr != nil {
-			msg = fmt.Sprintf("%s (%v)", msg, waitErr)
-		}
-		return fail(driver.ErrKernelStart, msg)
-	}
-	if len(cfg.Command) > 0 {
-		msg := "the guest ended before the command reported its exit status"
-		if waitErr != nil {
-			msg = fmt.Sprintf("%s (%v)", msg, waitErr)
-		}
-		return fail(driver.ErrGuestCrash, msg)
-	}
-	var ee *exec.ExitError
-	if errors.As(waitErr, &ee) {
-		return fail(driver.ErrGuestCrash, waitErr.Error())
-	}
-	return driver.Result{}, waitErr
+	return driver.Outcome(cfg, events, waitErr, ctx.Err() != nil, tail.Lines(20))
 }
 
 // withX11Initramfs returns the configuration to boot: for an X11 guest,

@@ -1,0 +1,52 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+
+	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/runtime/coinit"
+)
+
+// Outcome interprets how a guest ended, for every backend: coinit's
+// status events, how the monitor process ended (waitErr), whether the
+// driver stopped it, and the end of its console for the error.
+func Outcome(cfg *config.Config, events []coinit.Event, waitErr error, stopped bool, tail string) (Result, error) {
+	fail := func(sentinel error, msg string) (Result, error) {
+		return Result{}, &GuestError{Err: sentinel, Msg: msg, Tail: tail}
+	}
+	up := false
+	for _, ev := range events {
+		switch {
+		case ev.Up:
+			up = true
+		case ev.Err != "":
+			return fail(ErrGuestInit, ev.Err)
+		case ev.Exited:
+			return Result{Exited: true, ExitCode: ev.Code}, nil
+		}
+	}
+	if stopped {
+		return Result{}, nil
+	}
+	if cfg.Initrd == "" && !up {
+		msg := "the kernel exited before coinit ran"
+		if waitErr != nil {
+			msg = fmt.Sprintf("%s (%v)", msg, waitErr)
+		}
+		return fail(ErrKernelStart, msg)
+	}
+	if len(cfg.Command) > 0 {
+		msg := "the guest ended before the command reported its exit status"
+		if waitErr != nil {
+			msg = fmt.Sprintf("%s (%v)", msg, waitErr)
+		}
+		return fail(ErrGuestCrash, msg)
+	}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		return fail(ErrGuestCrash, waitErr.Error())
+	}
+	return Result{}, waitErr
+}
