@@ -104,3 +104,16 @@ func (f *File) Abort() {
 	f.Close()
 	os.Remove(f.Name())
 }
+
+// WriteFile replaces dest with data whole, as Create, Write and Commit do.
+func WriteFile(dest string, data []byte, perm os.FileMode) error {
+	f, err := Create(dest, perm)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Commit()
+}

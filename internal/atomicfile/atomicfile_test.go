@@ -55,3 +55,22 @@ func assertOnlyFile(t *testing.T, dir string, want ...string) {
 		t.Fatalf("directory holds %v, want %v", names, want)
 	}
 }
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "key.asc")
+	for _, data := range []string{"first", "second"} {
+		if err := WriteFile(dest, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(dest)
+		fi, _ := os.Stat(dest)
+		if err != nil || string(got) != data || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("got %q %v %v", got, fi.Mode(), err)
+		}
+	}
+	assertOnlyFile(t, dir, "key.asc")
+	if err := WriteFile(filepath.Join(dir, "missing", "x"), nil, 0o644); err == nil {
+		t.Error("wrote into a missing directory")
+	}
+}

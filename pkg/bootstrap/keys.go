@@ -111,18 +111,10 @@ func gentooKeys(ctx context.Context, r *recipe.Recipe, f *distkeys.Fetcher, fe *
 	return out, nil
 }
 
-// writeFile replaces path with data, atomically.
+// writeFile replaces path with data, atomically, making its directory.
 func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	out, err := atomicfile.Create(path, 0o644)
-	if err != nil {
-		return err
-	}
-	defer out.Abort()
-	if _, err := out.Write(data); err != nil {
-		return err
-	}
-	return out.Commit()
+	return atomicfile.WriteFile(path, data, 0o644)
 }

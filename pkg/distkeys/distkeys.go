@@ -121,15 +121,7 @@ func (f *Fetcher) Load(ctx context.Context, k Key, override string) (*Keyring, e
 	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
 		return nil, err
 	}
-	out, err := atomicfile.Create(cached, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer out.Abort()
-	if _, err := out.Write(data); err != nil {
-		return nil, err
-	}
-	if err := out.Commit(); err != nil {
+	if err := atomicfile.WriteFile(cached, data, 0o644); err != nil {
 		return nil, err
 	}
 	return &Keyring{Keys: keys, Path: cached, From: from}, nil
