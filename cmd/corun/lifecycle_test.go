@@ -302,8 +302,8 @@ func TestAttach(t *testing.T) {
 		t.Fatalf("detach: exit %d:\n%s", code, con.String())
 	}
 	con.expect(t, "detached from att", time.Second)
-	if r, ok := lsGet(t, "att"); !ok || r.State != "running" {
-		t.Fatalf("after detaching, ls shows %+v", r)
+	if r, ok := lsGet(t, "att"); !ok || r.State != "running" || r.Monitor != "uml" || r.Kernel == "" {
+		t.Fatalf("after detaching, ls shows %+v; want running, monitor uml and the kernel's release", r)
 	}
 
 	cmd, con = startOnPTY(t, "attach", "att")

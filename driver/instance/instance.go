@@ -37,11 +37,12 @@ const (
 // Record is what the registry knows about an instance.
 type Record struct {
 	Name    string    `json:"name"`
-	Monitor string    `json:"monitor"` // the backend running it
-	PID     int       `json:"pid"`     // the monitor process
-	Owner   int       `json:"owner"`   // the corun process running it
-	Image   string    `json:"image"`   // cobd0
-	Started time.Time `json:"started"` // when the guest was started
+	Monitor string    `json:"monitor"`          // the backend running it
+	Kernel  string    `json:"kernel,omitempty"` // the guest kernel's release
+	PID     int       `json:"pid"`              // the monitor process
+	Owner   int       `json:"owner"`            // the corun process running it
+	Image   string    `json:"image"`            // cobd0
+	Started time.Time `json:"started"`          // when the guest was started
 	State   string    `json:"state"`
 	Reason  string    `json:"reason,omitempty"` // how a dead instance ended, when known
 	Dir     string    `json:"-"`                // the instance directory
