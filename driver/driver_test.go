@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,8 +25,10 @@ func TestMain(m *testing.M) {
 // with two children that ignores SIGTERM.
 type stubborn struct{}
 
-// marker names the stubborn guest's children in their command line.
-const marker = "4321.5"
+// marker names the stubborn guest's children in their command line; the
+// test's pid in it keeps two test runs on one machine from counting each
+// other's children.
+var marker = fmt.Sprintf("%d.5", 100000+os.Getpid())
 
 func (stubborn) Prepare(*config.Config) error { return nil }
 func (stubborn) Run(ctx context.Context, inst *Instance) (Result, error) {
