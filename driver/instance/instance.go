@@ -39,7 +39,7 @@ type Record struct {
 	Name    string    `json:"name"`
 	Monitor string    `json:"monitor"`          // the backend running it
 	Kernel  string    `json:"kernel,omitempty"` // the guest kernel's release
-	PID     int       `json:"pid"`              // the monitor process
+	PID     int       `json:"pid"`              // the monitor's PID-1 helper, leading its process group
 	Owner   int       `json:"owner"`            // the corun process running it
 	Image   string    `json:"image"`            // cobd0
 	Started time.Time `json:"started"`          // when the guest was started
