@@ -9,7 +9,10 @@
 #   on the host, through Xvfb's unix socket;
 #   in the guest, through conet's gateway, corun's forwarder and the same
 #   socket (UML; the guest boot is not timed, xclient times itself);
-# and the ratio guest ÷ host. Reports the load beside the numbers.
+# and the ratio guest ÷ host; with MONITORS=1 (the default) and QEMU
+# installed, the same guest under --monitor qemu too (CORUN_QEMU_ACCEL=tcg
+# where /dev/kvm is there but cannot run Linux). Reports the load beside
+# the numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -52,3 +55,11 @@ done | median)
 echo "load: $(uptime | sed 's/.*load average: //')"
 echo "GetInputFocus round trip, median of $RUNS × $N: host ${host} µs, guest (uml, conet) ${guest} µs"
 echo "ratio guest/host: $(ratio "$guest" "$host")"
+# The same under QEMU (its cloud kernel, fetched on first use; TCG without /dev/kvm).
+if [ "${MONITORS:-1}" = 1 ] && command -v qemu-system-x86_64 >/dev/null; then
+  qemu=$(for _ in $(seq "$RUNS"); do
+    "$CORUN" run --monitor qemu --x11 --snapshot "$work/test.img" -- xclient rtt "$N" | us
+  done | median)
+  [ -n "$qemu" ] || { echo "bench/x11.sh: the qemu guest failed" >&2; exit 1; }
+  echo "qemu guest ${qemu} µs, ratio guest/host: $(ratio "$qemu" "$host")"
+fi

@@ -18,6 +18,7 @@ import (
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
 	conet "github.com/colinux-ng/colinux/driver/net"
+	"github.com/colinux-ng/colinux/driver/x11"
 	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
@@ -61,8 +62,9 @@ func Binary() string {
 }
 
 // args returns QEMU's command line for m, with dir as the instance
-// directory and initramfs the archive to boot; kvm picks the accelerator.
-func args(m *config.Config, dir, initramfs string, kvm bool) []string {
+// directory and initramfs the archive to boot; kvm picks the accelerator,
+// display (nil: none) is the X display offered to the guest.
+func args(m *config.Config, dir, initramfs string, kvm bool, display *x11.Forwarder) []string {
 	mem := m.MemoryMiB
 	if mem == 0 {
 		mem = driver.DefaultMemoryMiB
@@ -117,7 +119,7 @@ func args(m *config.Config, dir, initramfs string, kvm bool) []string {
 		}
 	} else {
 		a = append(a, "-initrd", initramfs)
-		kargs = append(kargs, coinitConfig(m).KernelArg())
+		kargs = append(kargs, coinitConfig(m, display).KernelArg())
 	}
 	// Kernel messages go to the console, or in command mode to the status
 	// line, which corun logs, so the console carries the command's output
@@ -134,7 +136,7 @@ func args(m *config.Config, dir, initramfs string, kvm bool) []string {
 // escape doubles commas, QEMU's option separator, in a value.
 func escape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 
-func coinitConfig(m *config.Config) coinit.Config {
+func coinitConfig(m *config.Config, display *x11.Forwarder) coinit.Config {
 	c := coinit.Config{
 		Root: m.Root, ReadOnly: m.ReadOnly, SysfsReadOnly: m.SysfsReadOnly, Command: m.Command,
 		Console: "/dev/" + consoleTTY, Status: "/dev/" + statusTTY,
@@ -148,6 +150,9 @@ func coinitConfig(m *config.Config) coinit.Config {
 		if d.ReadOnly && !m.Snapshot && cobd.Device(d.Index) == m.Root {
 			c.ReadOnly = true // the block device refuses writes anyway
 		}
+	}
+	if display != nil {
+		c.X11 = display.GuestDisplay()
 	}
 	return c
 }

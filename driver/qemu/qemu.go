@@ -42,9 +42,6 @@ func (Backend) Prepare(cfg *config.Config) error {
 	if len(cfg.Shares) > 0 {
 		return ErrNoCofs
 	}
-	if cfg.X11 {
-		return errors.New("x11 is not available under --monitor qemu yet; use --monitor uml")
-	}
 	for _, nic := range cfg.NICs {
 		if nic.Mode != config.Slirp && nic.Mode != config.TAP {
 			return fmt.Errorf("eth%d: no %q network under QEMU", nic.Index, nic.Mode)
@@ -142,7 +139,7 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 	tail := console.NewTail(tailBytes)
 	logw := io.MultiWriter(tail, inst.Log)
 	proc, err := inst.Start(driver.Process{
-		Path: qemu, Args: args(cfg, inst.Dir, boot, kvm),
+		Path: qemu, Args: args(cfg, inst.Dir, boot, kvm, inst.X11),
 		Stdout: logw, Stderr: logw,
 		ExtraFiles: guestEnds, // fdConsole, fdStatus, fdEvents, fdNICs…
 	})
@@ -266,28 +263,37 @@ func watch(f *os.File, log io.Writer) *events {
 }
 
 // moduleInitramfs is the instance's initramfs: corun's, with the kernel's
-// modules for the devices appended.
+// modules for the devices and an X11 guest's Xauthority appended.
 const moduleInitramfs = "initramfs-modules.cpio"
 
 // withModules returns the initramfs to boot: corun's coinit archive
 // extended by the modules Modules names, resolved in the kernel's module
-// tree, or the archive alone for a kernel without a known tree.
+// tree, and the guest's Xauthority (see x11.Forwarder.GuestFile); or the
+// archive alone when there is nothing to add.
 func withModules(inst *driver.Instance) (string, error) {
 	cfg := inst.Config
-	if cfg.Initrd != "" || cfg.Modules == "" {
+	if cfg.Initrd != "" {
 		return cfg.Initramfs, nil
 	}
-	tree, err := kmod.Open(cfg.Modules)
-	if err != nil {
-		return "", err
+	var files []initramfs.File
+	if cfg.Modules != "" {
+		tree, err := kmod.Open(cfg.Modules)
+		if err != nil {
+			return "", err
+		}
+		mods, err := tree.Resolve(Modules...)
+		if err != nil {
+			return "", fmt.Errorf("guest kernel %s: %w", cfg.KernelVersion, err)
+		}
+		if files, err = initramfs.ModuleFiles(mods); err != nil {
+			return "", err
+		}
 	}
-	mods, err := tree.Resolve(Modules...)
-	if err != nil {
-		return "", fmt.Errorf("guest kernel %s: %w", cfg.KernelVersion, err)
+	if inst.X11 != nil {
+		files = append(files, inst.X11.GuestFile())
 	}
-	files, err := initramfs.ModuleFiles(mods)
-	if err != nil {
-		return "", err
+	if len(files) == 0 {
+		return cfg.Initramfs, nil
 	}
 	dest := filepath.Join(inst.Dir, moduleInitramfs)
 	return dest, initramfs.Extend(dest, cfg.Initramfs, files)
@@ -325,10 +331,15 @@ func startNetworks(inst *driver.Instance) (stop func(), guestEnds []*os.File, er
 		closeAll(guestEnds)
 		return nil, nil, err
 	}
+	x11NIC, _ := driver.X11NIC(cfg)
 	for _, nic := range cfg.NICs {
 		switch nic.Mode {
 		case config.Slirp:
-			un, err := conet.Listen(conet.UserConfig{MAC: conet.NICMAC(cfg.Name, nic), Forwards: nic.Forwards, DNS: cfg.DNS})
+			ucfg := conet.UserConfig{MAC: conet.NICMAC(cfg.Name, nic), Forwards: nic.Forwards, DNS: cfg.DNS}
+			if inst.X11 != nil && nic.Index == x11NIC.Index {
+				ucfg.Services = append(ucfg.Services, inst.X11.Service())
+			}
+			un, err := conet.Listen(ucfg)
 			if err != nil {
 				return fail(fmt.Errorf("eth%d: %w", nic.Index, err))
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/colinux-ng/colinux/driver/instance"
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
+	"github.com/colinux-ng/colinux/driver/x11"
 	"github.com/colinux-ng/colinux/internal/testutil"
 	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/cobd"
@@ -81,6 +82,12 @@ func guest(t *testing.T) (runtime.Kernel, string) {
 // returns the result, the console output and the driver's registry dir.
 func boot(t *testing.T, cfg *config.Config, stopAfter time.Duration) (driver.Result, string, error) {
 	t.Helper()
+	return bootWith(t, cfg, stopAfter, nil)
+}
+
+// bootWith boots with display as the X display of an x11=on guest.
+func bootWith(t *testing.T, cfg *config.Config, stopAfter time.Duration, display *x11.Forwarder) (driver.Result, string, error) {
+	t.Helper()
 	k, arc := guest(t)
 	cfg.Monitor = Name
 	cfg.Kernel, cfg.KernelVersion, cfg.Modules, cfg.Initramfs = k.Path, k.Release, k.Modules, arc
@@ -103,7 +110,7 @@ func boot(t *testing.T, cfg *config.Config, stopAfter time.Duration) (driver.Res
 	}
 	start := time.Now()
 	logFile := dir + "/log"
-	res, err := driver.Run(ctx, cfg, driver.Options{Registry: instance.Registry{Dir: dir}, Output: &out, LogFile: logFile})
+	res, err := driver.Run(ctx, cfg, driver.Options{Registry: instance.Registry{Dir: dir}, Output: &out, LogFile: logFile, X11: display})
 	t.Logf("boot took %v", time.Since(start))
 	if b, _ := os.ReadFile(logFile); t.Failed() || err != nil {
 		log.Write(b)
