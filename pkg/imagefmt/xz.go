@@ -11,6 +11,9 @@ import (
 	"os"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/colinux-ng/colinux/internal/atomicfile"
+	"github.com/colinux-ng/colinux/internal/osfile"
 )
 
 const xzMagic = "\xfd7zXZ\x00"
@@ -44,13 +47,13 @@ func openXZ(img *image) (Disk, error) {
 	if free, ok := freeSpace(dir); ok && free < declared {
 		return nil, fmt.Errorf("xz: the image unpacks to %d bytes and %s has %d free; set TMPDIR to a roomier directory or unpack it with xz -dk first", declared, dir, free)
 	}
-	tmp, err := os.CreateTemp(dir, "imagefmt-xz-*")
+	// Nameless, the copy goes away with the last descriptor however the
+	// process ends.
+	tmp, err := osfile.CreateScratch(dir, "imagefmt-xz-*")
 	if err != nil {
 		return nil, err
 	}
-	// Unlinked now, the copy goes away with the last descriptor however
-	// the process ends.
-	os.Remove(tmp.Name())
+	atomicfile.MarkSparse(tmp)
 	if err := unxz(img.ctx, tmp, io.NewSectionReader(img.r, 0, img.size), declared); err != nil {
 		tmp.Close()
 		return nil, err

@@ -41,6 +41,7 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 	if off < 0 || n < 0 || off+n > src.Size() {
 		return fmt.Errorf("copy range [%d, %d) lies outside the %d-byte disk", off, off+n, src.Size())
 	}
+	atomicfile.MarkSparse(dst)
 	if err := dst.Truncate(n); err != nil {
 		return fmt.Errorf("size output: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/colinux-ng/colinux/internal/atomicfile"
+	"github.com/colinux-ng/colinux/internal/osfile"
 )
 
 const (
@@ -88,7 +89,9 @@ func (u *unpacker) see(off int64, p []byte) error {
 
 func (u *unpacker) enqueue(i int) error {
 	if u.blob == nil {
-		f, err := os.Open(u.part)
+		// Download renames the .part when it is complete, which
+		// Windows allows only to files opened to allow it.
+		f, err := osfile.Open(u.part)
 		if err != nil {
 			return err
 		}

@@ -243,6 +243,7 @@ func (p *Puller) install(ctx context.Context, im *Image, src fetch.Source, sourc
 	}
 	defer out.Abort()
 	defer os.Remove(blob)
+	atomicfile.MarkSparse(out.File)
 
 	// One bar: decompression keeps up with the download frame by frame.
 	c := *p.client()
