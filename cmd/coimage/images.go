@@ -18,7 +18,7 @@ var imagesCommand = &cli.Command{
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "prune", Usage: "remove all but the newest --keep serials of each image, and what interrupted pulls left"},
 		&cli.IntFlag{Name: "keep", Value: 1, Usage: "serials of each image --prune keeps"},
-		&cli.StringFlag{Name: "cache", Usage: "cache `DIR` (default: $XDG_CACHE_HOME/colinux)"},
+		&cli.StringFlag{Name: "cache", Usage: "cache `DIR` (default: " + release.CachePath("") + ")"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 	},
 	Action: runImages,

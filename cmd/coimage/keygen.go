@@ -37,6 +37,6 @@ func runKeygen(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: secret key (keep it private)\n%s: public key %s, for users' %s\n", key, pub, k.String(), "$XDG_CONFIG_HOME/colinux/keys/")
+	fmt.Printf("%s: secret key (keep it private)\n%s: public key %s, for users' %s\n", key, pub, k.String(), release.ConfigPath("keys"))
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -12,10 +13,10 @@ import (
 var pullCommand = &cli.Command{
 	Name:  "pull",
 	Usage: "download, verify and cache a released image",
-	Description: "NAME[:SERIAL] is looked up in the signed index (--index, else $XDG_CONFIG_HOME/colinux/index); the newest\n" +
+	Description: "NAME[:SERIAL] is looked up in the signed index (--index, else " + release.ConfigPath("index") + "); the newest\n" +
 		"serial when none is given. oci://HOST[:PORT]/REPO[:TAG] pulls from a registry. Signatures must come from a\n" +
-		"trusted key: $XDG_CONFIG_HOME/colinux/keys/*.pub and --pubkey. The image lands in\n" +
-		"$XDG_CACHE_HOME/colinux/images/NAME/SERIAL.img unless --output says otherwise; its path is printed.",
+		"trusted key: " + release.ConfigPath(filepath.Join("keys", "*.pub")) + " and --pubkey. The image lands in\n" +
+		release.CachePath(filepath.Join("images", "NAME", "SERIAL.img")) + " unless --output says otherwise; its path is printed.",
 	ArgsUsage: "NAME[:SERIAL] | oci://HOST[:PORT]/REPO[:TAG]",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "index", Usage: "index.json `URL` (https://, http:// or file://; a URL ending in / names its directory)"},
@@ -23,7 +24,7 @@ var pullCommand = &cli.Command{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the image to `FILE` instead of the cache"},
 		&cli.BoolFlag{Name: "force", Usage: "replace an existing --output"},
 		&cli.BoolFlag{Name: "plain-http", Usage: "speak plain HTTP to the registry (loopback registries always are)"},
-		&cli.StringFlag{Name: "cache", Usage: "cache `DIR` (default: $XDG_CACHE_HOME/colinux)"},
+		&cli.StringFlag{Name: "cache", Usage: "cache `DIR` (default: " + release.CachePath("") + ")"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 	},
 	Action: runPull,

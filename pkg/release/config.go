@@ -37,6 +37,20 @@ func CacheDir() (string, error) {
 	return filepath.Join(base, "colinux"), nil
 }
 
+// ConfigPath names an entry of the configuration in help and errors: its
+// path on this system, or the XDG form where there is no home directory.
+func ConfigPath(name string) string { return userPath(ConfigDir, "$XDG_CONFIG_HOME", name) }
+
+// CachePath is ConfigPath for the cache.
+func CachePath(name string) string { return userPath(CacheDir, "$XDG_CACHE_HOME", name) }
+
+func userPath(dir func() (string, error), env, name string) string {
+	if d, err := dir(); err == nil {
+		return filepath.Join(d, name)
+	}
+	return env + "/colinux/" + name
+}
+
 // DefaultPuller is a Puller with the configured index, the configured
 // trusted keys and the user's cache. A missing configuration is not an
 // error: Pull then says what to configure.

@@ -136,7 +136,7 @@ func Sign(key minisign.PrivateKey, data []byte, file string) []byte {
 // ID. what names the signed file in errors.
 func Verify(keys []Key, data, sig []byte, what string) error {
 	if len(keys) == 0 {
-		return fmt.Errorf("%s: no trusted public key (add one with --pubkey or to %s): %w", what, "$XDG_CONFIG_HOME/colinux/keys/", ErrSignature)
+		return fmt.Errorf("%s: no trusted public key (add one with --pubkey or to %s): %w", what, ConfigPath(configKeysDir), ErrSignature)
 	}
 	var s minisign.Signature
 	if err := s.UnmarshalText(sig); err != nil {

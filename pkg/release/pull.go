@@ -111,7 +111,7 @@ func (p *Puller) Pull(ctx context.Context, ref, output string, force bool) (*Pul
 func (p *Puller) indexURL() (string, error) {
 	u := p.Index
 	if u == "" {
-		return "", errors.New("no image index configured: give --index URL, or put its URL in $XDG_CONFIG_HOME/colinux/index")
+		return "", fmt.Errorf("no image index configured: give --index URL, or put its URL in %s", ConfigPath(configIndexFile))
 	}
 	if strings.HasSuffix(u, "/") {
 		u += IndexFile
