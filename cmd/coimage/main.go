@@ -14,10 +14,16 @@ import (
 	"github.com/colinux-ng/colinux/pkg/rootless"
 )
 
+// version is set by `make dist` (-X main.version=…).
+var version = "dev"
+
 func main() {
 	// Ctrl-C and SIGTERM cancel the context; commands clean up through it.
+	// (On Windows, Ctrl-C and Ctrl-Break arrive as os.Interrupt, closing
+	// the console as SIGTERM.) A second one ends coimage at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	// A rootless build re-runs coimage in a user namespace (see
 	// pkg/rootless): that process waits here for its id maps.
 	if err := rootless.InChild(); err != nil {
@@ -27,6 +33,7 @@ func main() {
 	app := &cli.App{
 		Name:                 "coimage",
 		Usage:                "build, convert, inspect, export, release and pull coLinux NG root-filesystem images",
+		Version:              version,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{buildCommand, convertCommand, infoCommand, exportCommand,
 			keygenCommand, releaseCommand, pullCommand, imagesCommand},
