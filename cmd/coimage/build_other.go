@@ -23,3 +23,7 @@ var buildCommand = &cli.Command{
 			"run it on a Linux host, in a Linux VM or in WSL 2, or fetch a built image with `coimage pull`", runtime.GOOS, runtime.GOARCH)
 	},
 }
+
+// rootlessChild has nothing to wait for: only a Linux build re-runs
+// coimage in a user namespace.
+func rootlessChild() error { return nil }

@@ -10,8 +10,6 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/colinux-ng/colinux/pkg/rootless"
 )
 
 // version is set by `make dist` (-X main.version=…).
@@ -26,7 +24,7 @@ func main() {
 	context.AfterFunc(ctx, stop)
 	// A rootless build re-runs coimage in a user namespace (see
 	// pkg/rootless): that process waits here for its id maps.
-	if err := rootless.InChild(); err != nil {
+	if err := rootlessChild(); err != nil {
 		fmt.Fprintln(os.Stderr, "coimage:", err)
 		os.Exit(1)
 	}
