@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -46,7 +48,39 @@ func Accel() (kvm bool, why string) {
 	if err := KVM(); err != nil {
 		return false, err.Error()
 	}
+	if stalledSinceBoot() {
+		return false, fmt.Sprintf("a guest hung under this host's KVM since it booted (%s=kvm tries again)", AccelEnv)
+	}
 	return true, ""
+}
+
+// stallMarker records that a guest hung under KVM, with the host's boot
+// id: until the host reboots, Accel then picks TCG (and auto UML) instead
+// of hanging for kvmBootLimit on every run.
+func stallMarker() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "colinux", "kvm-stalled")
+}
+
+func bootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+}
+
+func stalledSinceBoot() bool {
+	b, err := os.ReadFile(stallMarker())
+	return err == nil && bootID() != "" && strings.TrimSpace(string(b)) == bootID()
+}
+
+// markStalled writes the stall marker; it is advice, so failures are ignored.
+func markStalled() {
+	if p := stallMarker(); p != "" && bootID() != "" {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(bootID()+"\n"), 0o644)
+	}
 }
 
 // kvmProbeTimeout bounds the test guest's run: a working KVM halts it in

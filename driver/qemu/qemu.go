@@ -185,6 +185,7 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		case <-proc.Done():
 		case <-time.After(kvmBootLimit):
 			stalled = true
+			markStalled()
 			syscall.Kill(-proc.Pid, syscall.SIGKILL)
 		}
 	}
