@@ -1,0 +1,105 @@
+package confine
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	Init()
+	os.Exit(m.Run())
+}
+
+// run starts prog confined by p and returns its output and exit error.
+func run(t *testing.T, c *Cmd) (Status, string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	st, err := c.Start()
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	err = c.Wait()
+	return st, out.String(), err
+}
+
+// TestPolicy: what the policy names is readable (and writable where it
+// says so), nothing else is, under each confinement this host offers.
+func TestPolicy(t *testing.T) {
+	sh := "/bin/sh"
+	for _, noNS := range []bool{true, false} {
+		name := map[bool]string{true: "landlock", false: "namespaces"}[noNS]
+		t.Run(name, func(t *testing.T) {
+			if noNS && landlockABI() == 0 {
+				t.Skip("no Landlock in this kernel")
+			}
+			dir := t.TempDir()
+			os.Chmod(dir, 0o755)
+			ro, rw, secret := filepath.Join(dir, "ro"), filepath.Join(dir, "rw"), filepath.Join(dir, "secret")
+			for _, d := range []string{ro, rw} {
+				os.Mkdir(d, 0o755)
+			}
+			os.WriteFile(filepath.Join(ro, "in"), []byte("ro-data\n"), 0o644)
+			os.WriteFile(secret, []byte("SECRET\n"), 0o644)
+			os.Symlink(secret, filepath.Join(ro, "link"))
+			script := `cat ` + ro + `/in; echo x > ` + rw + `/out && echo WROTE-RW
+{ echo x > ` + ro + `/new; } 2>/dev/null && echo WROTE-RO
+cat ` + secret + ` ` + ro + `/link /etc/hostname 2>/dev/null
+exit 0`
+			c := Command(Policy{Exec: []string{sh, "/usr/bin/cat"}, Read: []string{ro}, ReadWrite: []string{rw},
+				Devices: []string{"/dev/null"}}, sh, "-c", script)
+			c.NoNamespaces = noNS
+			st, out, err := run(t, c)
+			t.Logf("%s: %q", st, out)
+			if err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if !st.Confined() {
+				t.Fatalf("not confined: %+v", st)
+			}
+			if !strings.Contains(out, "ro-data") || !strings.Contains(out, "WROTE-RW") {
+				t.Errorf("the policy's paths did not work: %q", out)
+			}
+			if strings.Contains(out, "WROTE-RO") || strings.Contains(out, "SECRET") || len(strings.Fields(out)) != 2 {
+				t.Errorf("reached beyond the policy: %q", out)
+			}
+			fi, err := os.Stat(filepath.Join(rw, "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uid := fi.Sys().(*syscall.Stat_t).Uid; int(uid) != os.Getuid() {
+				t.Errorf("a file the confined process wrote belongs to uid %d on the host, not %d", uid, os.Getuid())
+			}
+			if os.Geteuid() == 0 && !noNS && st.UID == 0 {
+				t.Errorf("started by root, it still runs as root: %+v", st)
+			}
+		})
+	}
+}
+
+// TestUnconfinedEscapes proves TestPolicy's checks can fail.
+func TestUnconfinedEscapes(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("SECRET\n"), 0o644)
+	c := Command(Policy{}, "/bin/cat", secret)
+	c.Unconfined = true
+	st, out, err := run(t, c)
+	if err != nil || !strings.Contains(out, "SECRET") || st.Confined() {
+		t.Errorf("%+v %q %v", st, out, err)
+	}
+}
+
+func TestMissingPath(t *testing.T) {
+	c := Command(Policy{Exec: []string{"/bin/true"}, Read: []string{"/nonexistent/x"}}, "/bin/true")
+	if _, err := c.Start(); err == nil || !strings.Contains(err.Error(), "/nonexistent/x") {
+		t.Errorf("want an error naming the missing path, got %v", err)
+	}
+	c = Command(Policy{Exec: []string{"/bin/true"}, Read: []string{"/nonexistent/x"}, Optional: []string{"/nonexistent/x"}}, "/bin/true")
+	if _, _, err := run(t, c); err != nil {
+		t.Errorf("optional path: %v", err)
+	}
+}

@@ -1,0 +1,68 @@
+package confine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// trampoline sets up the confinement the spec asks for, reports it and
+// execs the program. It returns only on failure.
+func trampoline(encoded string) int {
+	var s spec
+	if err := json.Unmarshal([]byte(encoded), &s); err != nil {
+		fmt.Fprintln(os.Stderr, "corun-confine: bad spec:", err)
+		return 127
+	}
+	unix.CloseOnExec(s.Report)
+	report := os.NewFile(uintptr(s.Report), "report")
+	fail := func(err error) int {
+		fmt.Fprintf(report, "error %s\n", strconv.Quote(err.Error()))
+		return 127
+	}
+	// Credentials and the Landlock domain are set on this thread, which
+	// then execs: the program gets exactly them.
+	runtime.LockOSThread()
+	st := s.Status
+	if s.Jail != "" {
+		if err := buildJail(&s); err != nil {
+			return fail(err)
+		}
+	}
+	for _, fd := range s.Userns {
+		unix.Close(fd)
+	}
+	if s.Drop {
+		if err := dropTo(st.UID, st.GID); err != nil {
+			return fail(err)
+		}
+	}
+	abi, err := restrictThread(s.Policy.Policy)
+	if err != nil {
+		return fail(err)
+	}
+	st.Landlock = abi
+	b, _ := json.Marshal(st)
+	fmt.Fprintf(report, "ok %s\n", b)
+	return fail(syscall.Exec(s.Path, s.Args, s.Env))
+}
+
+// dropTo sets the calling thread's uid and gid, with no supplementary
+// groups.
+func dropTo(uid, gid int) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+		return fmt.Errorf("setgroups: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); e != 0 {
+		return fmt.Errorf("setresgid %d: %w", gid, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
+		return fmt.Errorf("setresuid %d: %w", uid, e)
+	}
+	return nil
+}
