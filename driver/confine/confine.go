@@ -9,7 +9,8 @@
 //     abstract sockets outside the sandbox (ABI ≥ 6), and mounts.
 //   - a private mount namespace (a user namespace when not root) whose
 //     root is an empty tmpfs holding bind mounts of only the policy's
-//     paths, read-only ones read-only; and a pid namespace;
+//     paths, read-only ones read-only (no pid namespace: UML as its
+//     init does not die when it panics);
 //   - run as root, the kernel drops to an unprivileged uid/gid; idmapped
 //     bind mounts let it use its files as their owner would.
 //
@@ -49,8 +50,6 @@ type Status struct {
 	UserNS bool `json:"userns"`
 	// MountNS: its root is a jail holding only the policy's paths.
 	MountNS bool `json:"mountns"`
-	// PIDNS: it sees only its own processes.
-	PIDNS bool `json:"pidns"`
 	// UID and GID it runs as on the host.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
@@ -71,7 +70,7 @@ func (s Status) String() string {
 	for _, n := range []struct {
 		on   bool
 		name string
-	}{{s.UserNS, "user"}, {s.MountNS, "mount"}, {s.PIDNS, "pid"}} {
+	}{{s.UserNS, "user"}, {s.MountNS, "mount"}} {
 		if n.on {
 			ns = append(ns, n.name)
 		}

@@ -37,9 +37,16 @@ func restrictThread(p Policy) (abi int, err error) {
 	execFiles := func(paths ...string) landlock.FSRule {
 		return landlock.PathAccess(llsys.AccessFSExecute|llsys.AccessFSReadFile, paths...)
 	}
-	// Connecting to a unix socket (the kernel's networks) is a right of
-	// its own from ABI 9 on.
-	rwDirs := func(paths ...string) landlock.FSRule { return landlock.RWDirs(paths...).WithResolveUnix() }
+	// Read-write directories: everything but device nodes (a guest that
+	// could make one in a share could open the host's disks through it)
+	// and moving files between directories. Connecting to a unix socket
+	// (the kernel's networks) is a right of its own from ABI 9 on.
+	rwDirs := func(paths ...string) landlock.FSRule {
+		return landlock.PathAccess(llsys.AccessFSExecute|llsys.AccessFSReadFile|llsys.AccessFSReadDir|
+			llsys.AccessFSWriteFile|llsys.AccessFSTruncate|llsys.AccessFSRemoveDir|llsys.AccessFSRemoveFile|
+			llsys.AccessFSMakeDir|llsys.AccessFSMakeReg|llsys.AccessFSMakeSock|llsys.AccessFSMakeFifo|
+			llsys.AccessFSMakeSym|llsys.AccessFSResolveUnix, paths...)
+	}
 	rwFiles := func(paths ...string) landlock.FSRule { return landlock.RWFiles(paths...).WithResolveUnix() }
 	devs := func(paths ...string) landlock.FSRule { return landlock.RWFiles(paths...).WithIoctlDev() }
 	var rules []landlock.Rule

@@ -91,9 +91,9 @@ func Probe() Status {
 	s := Status{Landlock: landlockABI(), UID: os.Getuid(), GID: os.Getgid()}
 	switch {
 	case os.Geteuid() == 0:
-		s.MountNS, s.PIDNS, s.UID, s.GID = true, true, Nobody, Nobody
+		s.MountNS, s.UID, s.GID = true, Nobody, Nobody
 	case userNamespaces():
-		s.UserNS, s.MountNS, s.PIDNS = true, true, true
+		s.UserNS, s.MountNS = true, true
 	}
 	return s
 }
@@ -164,7 +164,7 @@ func (c *Cmd) start(st Status) (Status, error) {
 		}
 	}()
 	if st.MountNS {
-		attr.Cloneflags |= syscall.CLONE_NEWNS | syscall.CLONE_NEWPID
+		attr.Cloneflags |= syscall.CLONE_NEWNS
 		if st.UserNS {
 			attr.Cloneflags |= syscall.CLONE_NEWUSER
 			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
