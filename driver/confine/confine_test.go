@@ -103,3 +103,32 @@ func TestMissingPath(t *testing.T) {
 		t.Errorf("optional path: %v", err)
 	}
 }
+
+// TestIdmappedOwner: started by root, the process runs as Nobody, yet
+// writes into a directory of another user as that user would, and what
+// it creates belongs to that user on the host.
+func TestIdmappedOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	rw := filepath.Join(dir, "rw")
+	os.Mkdir(rw, 0o700)
+	const uid, gid = 1234, 2345
+	if err := os.Chown(rw, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	c := Command(Policy{Exec: []string{"/bin/sh"}, ReadWrite: []string{rw}}, "/bin/sh", "-c", "echo x > "+rw+"/new")
+	st, out, err := run(t, c)
+	if err != nil || st.UID != Nobody {
+		t.Fatalf("%+v %v %q", st, err, out)
+	}
+	fi, err := os.Stat(filepath.Join(rw, "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fi.Sys().(*syscall.Stat_t); s.Uid != uid || s.Gid != gid {
+		t.Errorf("the new file belongs to %d:%d on the host, want %d:%d", s.Uid, s.Gid, uid, gid)
+	}
+}
