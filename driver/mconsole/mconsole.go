@@ -11,8 +11,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -39,14 +42,20 @@ func Do(ctx context.Context, path, request string) (string, error) {
 		return "", fmt.Errorf("mconsole request of %d bytes is too long", len(request))
 	}
 	// The reply goes to the sender's address, so the client socket needs
-	// one; an abstract name leaves nothing behind in the filesystem.
-	local := &net.UnixAddr{Net: "unixgram",
-		Name: fmt.Sprintf("@corun-mconsole-%d-%d", os.Getpid(), clientSeq.Add(1))}
+	// one: a path beside UML's socket, where a confined kernel may send
+	// (Landlock keeps it from abstract sockets outside its sandbox). The
+	// name is short, to stay within the limit of socket paths.
+	local := &net.UnixAddr{Net: "unixgram", Name: filepath.Join(filepath.Dir(path),
+		"c"+strconv.FormatUint(uint64(os.Getpid())<<20|clientSeq.Add(1)&0xfffff, 36))}
 	conn, err := net.ListenUnixgram("unixgram", local)
 	if err != nil {
 		return "", fmt.Errorf("mconsole: %w", err)
 	}
+	defer os.Remove(local.Name)
 	defer conn.Close()
+	if err := giveToDir(local.Name); err != nil {
+		return "", fmt.Errorf("mconsole: %w", err)
+	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(DefaultTimeout)
@@ -91,4 +100,23 @@ func Do(ctx context.Context, path, request string) (string, error) {
 			return reply, nil
 		}
 	}
+}
+
+// giveToDir makes the socket at path writable by the kernel, which may
+// run as another user (the owner of the directory UML made), seeing it
+// through an idmapped mount that refuses writes to files of users it
+// does not map.
+func giveToDir(path string) error {
+	if err := os.Chmod(path, 0o600); err != nil {
+		return err
+	}
+	fi, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || (int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid()) {
+		return nil
+	}
+	return os.Lchown(path, int(st.Uid), int(st.Gid))
 }
