@@ -3,6 +3,7 @@ package confine
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,16 +15,40 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// run starts prog confined by p and returns its output and exit error.
-func run(t *testing.T, c *Cmd) (Status, string, error) {
+// cmd is a program to run confined in a test.
+type cmd struct {
+	policy       Policy
+	argv         []string
+	unconfined   bool
+	noNamespaces bool
+}
+
+// run runs c and returns the confinement, its output and exit error.
+func run(t *testing.T, c cmd) (Status, string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	c.Stdout, c.Stderr = &out, &out
-	st, err := c.Start()
+	x := exec.Command(c.argv[0], c.argv[1:]...)
+	x.Stdout, x.Stderr = &out, &out
+	if c.unconfined {
+		err := x.Run()
+		return Status{UID: os.Geteuid(), GID: os.Getegid()}, out.String(), err
+	}
+	l, err := Wrap(c.policy, Plan(!c.noNamespaces), c.argv[0], c.argv, nil, 3)
 	if err != nil {
+		t.Fatalf("wrap: %v", err)
+	}
+	defer l.Close()
+	x.Path, x.Args, x.Env, x.ExtraFiles = l.Path, l.Args, l.Env, l.ExtraFiles
+	x.SysProcAttr = &syscall.SysProcAttr{Cloneflags: l.Cloneflags, UidMappings: l.UidMappings, GidMappings: l.GidMappings}
+	if err := x.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	err = c.Wait()
+	st, err := l.Started()
+	if err != nil {
+		x.Wait()
+		t.Fatalf("started: %v", err)
+	}
+	err = x.Wait()
 	return st, out.String(), err
 }
 
@@ -50,10 +75,8 @@ func TestPolicy(t *testing.T) {
 { echo x > ` + ro + `/new; } 2>/dev/null && echo WROTE-RO
 cat ` + secret + ` ` + ro + `/link /etc/hostname 2>/dev/null
 exit 0`
-			c := Command(Policy{Exec: []string{sh, "/usr/bin/cat"}, Read: []string{ro}, ReadWrite: []string{rw},
-				Devices: []string{"/dev/null"}}, sh, "-c", script)
-			c.NoNamespaces = noNS
-			st, out, err := run(t, c)
+			st, out, err := run(t, cmd{policy: Policy{Exec: []string{sh, "/usr/bin/cat"}, Read: []string{ro}, ReadWrite: []string{rw},
+				Devices: []string{"/dev/null"}}, argv: []string{sh, "-c", script}, noNamespaces: noNS})
 			t.Logf("%s: %q", st, out)
 			if err != nil {
 				t.Fatalf("%v: %s", err, out)
@@ -85,21 +108,19 @@ exit 0`
 func TestUnconfinedEscapes(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(secret, []byte("SECRET\n"), 0o644)
-	c := Command(Policy{}, "/bin/cat", secret)
-	c.Unconfined = true
-	st, out, err := run(t, c)
+	st, out, err := run(t, cmd{argv: []string{"/bin/cat", secret}, unconfined: true})
 	if err != nil || !strings.Contains(out, "SECRET") || st.Confined() {
 		t.Errorf("%+v %q %v", st, out, err)
 	}
 }
 
 func TestMissingPath(t *testing.T) {
-	c := Command(Policy{Exec: []string{"/bin/true"}, Read: []string{"/nonexistent/x"}}, "/bin/true")
-	if _, err := c.Start(); err == nil || !strings.Contains(err.Error(), "/nonexistent/x") {
+	_, err := Wrap(Policy{Exec: []string{"/bin/true"}, Read: []string{"/nonexistent/x"}}, Plan(true), "/bin/true", []string{"true"}, nil, 3)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/x") {
 		t.Errorf("want an error naming the missing path, got %v", err)
 	}
-	c = Command(Policy{Exec: []string{"/bin/true"}, Read: []string{"/nonexistent/x"}, Optional: []string{"/nonexistent/x"}}, "/bin/true")
-	if _, _, err := run(t, c); err != nil {
+	p := Policy{Exec: []string{"/bin/true"}, Read: []string{"/nonexistent/x"}, Optional: []string{"/nonexistent/x"}}
+	if _, _, err := run(t, cmd{policy: p, argv: []string{"/bin/true"}}); err != nil {
 		t.Errorf("optional path: %v", err)
 	}
 }
@@ -119,8 +140,7 @@ func TestIdmappedOwner(t *testing.T) {
 	if err := os.Chown(rw, uid, gid); err != nil {
 		t.Fatal(err)
 	}
-	c := Command(Policy{Exec: []string{"/bin/sh"}, ReadWrite: []string{rw}}, "/bin/sh", "-c", "echo x > "+rw+"/new")
-	st, out, err := run(t, c)
+	st, out, err := run(t, cmd{policy: Policy{Exec: []string{"/bin/sh"}, ReadWrite: []string{rw}}, argv: []string{"/bin/sh", "-c", "echo x > " + rw + "/new"}})
 	if err != nil || st.UID != Nobody {
 		t.Fatalf("%+v %v %q", st, err, out)
 	}

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,40 +33,24 @@ type spec struct {
 	Status Status         // what the namespaces give; Landlock is filled in
 }
 
-// Cmd is a process to start confined, described as with exec.Cmd.
-type Cmd struct {
+// Launch is a program set up to start confined: the caller starts Path
+// with Args and Env in its place, with ExtraFiles after its own, in a
+// process created with Cloneflags (and the id mappings, when set), then
+// calls Started.
+type Launch struct {
 	Path       string
-	Args       []string // Args[0] included
-	Env        []string // nil: this process's environment
-	Dir        string
-	Stdin      io.Reader
-	Stdout     io.Writer
-	Stderr     io.Writer
-	ExtraFiles []*os.File // fd 3 on, as with exec.Cmd
-	Setpgid    bool       // its own process group
+	Args       []string // argv, argv[0] included
+	Env        []string
+	ExtraFiles []*os.File
+	Cloneflags uintptr
+	// UidMappings and GidMappings are for the user namespace in
+	// Cloneflags: they make the caller root there.
+	UidMappings, GidMappings []syscall.SysProcIDMap
 
-	Policy Policy
-	// Unconfined runs the program as it is, without the trampoline.
-	Unconfined bool
-	// NoNamespaces confines with Landlock alone.
-	NoNamespaces bool
-
-	// Process is the running program once Start returns.
-	Process *os.Process
-	cmd     *exec.Cmd
-}
-
-// Command returns a Cmd that runs name with args under p.
-func Command(p Policy, name string, args ...string) *Cmd {
-	return &Cmd{Path: name, Args: append([]string{name}, args...), Policy: p}
-}
-
-// Wait waits for the program to exit, as exec.Cmd.Wait.
-func (c *Cmd) Wait() error {
-	if c.cmd == nil {
-		return errors.New("confine: not started")
-	}
-	return c.cmd.Wait()
+	report  *os.File // read end
+	reportW *os.File
+	holders []*holder
+	jail    string
 }
 
 // Init runs the trampoline when this process is one; it returns at once
@@ -113,125 +95,112 @@ func userNamespaces() bool {
 	return true
 }
 
-// Start starts the process confined and returns which confinement is in
-// force once the program runs. Where namespaces cannot be made it falls
-// back to Landlock alone; the Status says so.
-func (c *Cmd) Start() (Status, error) {
-	if c.Unconfined {
-		cmd := c.command(c.Path, c.Args, c.Env, c.ExtraFiles)
-		if err := cmd.Start(); err != nil {
-			return Status{}, err
-		}
-		c.cmd, c.Process = cmd, cmd.Process
-		return Status{UID: os.Geteuid(), GID: os.Getegid()}, nil
-	}
+// Plan is what Wrap sets up: Probe's answer, or with namespaces off
+// only Landlock (for a host where the process cannot get namespaces).
+func Plan(namespaces bool) Status {
 	st := Probe()
-	if c.NoNamespaces {
+	if !namespaces {
 		st = Status{Landlock: st.Landlock, UID: os.Getuid(), GID: os.Getgid()}
 	}
-	got, err := c.start(st)
-	var errno syscall.Errno
-	if err != nil && st.MountNS && errors.As(err, &errno) && (errno == syscall.EPERM || errno == syscall.EINVAL || errno == syscall.ENOSPC) {
-		st = Status{Landlock: st.Landlock, UID: os.Getuid(), GID: os.Getgid()}
-		got, err = c.start(st)
-	}
-	return got, err
+	return st
 }
 
-func (c *Cmd) command(path string, args, env []string, files []*os.File) *exec.Cmd {
-	cmd := &exec.Cmd{Path: path, Args: args, Env: env, Dir: c.Dir, Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
-		ExtraFiles: files, SysProcAttr: &syscall.SysProcAttr{Setpgid: c.Setpgid}}
-	return cmd
-}
-
-func (c *Cmd) start(st Status) (Status, error) {
-	pol, err := c.Policy.resolve()
+// Wrap sets up the program at path with argv and env to start confined
+// by p as plan says. firstFD is the number the Launch's first ExtraFile
+// gets in the new process. Close the Launch when done with it.
+func Wrap(p Policy, plan Status, path string, argv, env []string, firstFD int) (*Launch, error) {
+	pol, err := p.resolve()
 	if err != nil {
-		return Status{}, err
+		return nil, err
 	}
-	env := c.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	s := spec{Policy: pol, Path: c.Path, Args: c.Args, Env: env, Status: st, Drop: os.Geteuid() == 0 && st.UID != 0}
-	// The trampoline: same streams, files and group.
-	inner := c.command("/proc/self/exe", []string{"corun-confine"}, nil, append([]*os.File(nil), c.ExtraFiles...))
-	attr := inner.SysProcAttr
-	var holders []*holder
-	defer func() {
-		for _, h := range holders {
-			h.close()
+	s := spec{Policy: pol, Path: path, Args: argv, Env: env, Status: plan, Drop: os.Geteuid() == 0 && plan.UID != 0}
+	l := &Launch{Path: "/proc/self/exe", Args: []string{"corun-confine"}}
+	if plan.MountNS {
+		l.Cloneflags = syscall.CLONE_NEWNS
+		if plan.UserNS {
+			l.Cloneflags |= syscall.CLONE_NEWUSER
+			l.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+			l.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 		}
-	}()
-	if st.MountNS {
-		attr.Cloneflags |= syscall.CLONE_NEWNS
-		if st.UserNS {
-			attr.Cloneflags |= syscall.CLONE_NEWUSER
-			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		if l.jail, err = os.MkdirTemp("", "corun-jail-"); err != nil {
+			return nil, err
 		}
-		jail, err := os.MkdirTemp("", "corun-jail-")
-		if err != nil {
-			return Status{}, err
-		}
-		defer os.Remove(jail)
-		s.Jail = jail
+		s.Jail = l.jail
 		if s.Drop {
 			s.Userns = map[string]int{}
 			for _, owner := range pol.owners() {
-				h, err := newHolder(owner, st.UID, st.GID)
+				h, err := newHolder(owner, plan.UID, plan.GID)
 				if err != nil {
-					return Status{}, fmt.Errorf("confine: user namespace for idmapped mounts: %w", err)
+					l.Close()
+					return nil, fmt.Errorf("confine: user namespace for idmapped mounts: %w", err)
 				}
-				holders = append(holders, h)
-				s.Userns[owner.key()] = 3 + len(inner.ExtraFiles)
-				inner.ExtraFiles = append(inner.ExtraFiles, h.ns)
+				l.holders = append(l.holders, h)
+				s.Userns[owner.key()] = firstFD + len(l.ExtraFiles)
+				l.ExtraFiles = append(l.ExtraFiles, h.ns)
 			}
 		}
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return Status{}, err
+	if l.report, l.reportW, err = os.Pipe(); err != nil {
+		l.Close()
+		return nil, err
 	}
-	defer r.Close()
-	s.Report = 3 + len(inner.ExtraFiles)
-	inner.ExtraFiles = append(inner.ExtraFiles, w)
+	s.Report = firstFD + len(l.ExtraFiles)
+	l.ExtraFiles = append(l.ExtraFiles, l.reportW)
 	b, err := json.Marshal(s)
 	if err != nil {
-		w.Close()
-		return Status{}, err
+		l.Close()
+		return nil, err
 	}
-	inner.Env = []string{envSpec + "=" + string(b)}
-	err = inner.Start()
-	w.Close()
-	if err != nil {
-		return Status{}, err
-	}
+	l.Env = []string{envSpec + "=" + string(b)}
+	return l, nil
+}
+
+// Started waits, once the process has started, until the program runs
+// confined (it returns which confinement is in force) or the setup has
+// failed. The process has then ended, or is about to.
+func (l *Launch) Started() (Status, error) {
+	l.reportW.Close()
+	l.reportW = nil
 	// The report ends when the program is exec'd (the pipe is
 	// close-on-exec there) or the trampoline gives up.
 	var got Status
 	var failure error
-	sc := bufio.NewScanner(r)
+	ok := false
+	sc := bufio.NewScanner(l.report)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		kind, rest, _ := strings.Cut(sc.Text(), " ")
 		switch kind {
 		case "ok":
-			if err := json.Unmarshal([]byte(rest), &got); err != nil {
-				failure = fmt.Errorf("confine: bad report %q", rest)
-			}
+			ok = json.Unmarshal([]byte(rest), &got) == nil
 		case "error":
 			msg, _ := strconv.Unquote(rest)
 			failure = fmt.Errorf("confine: %s", msg)
 		}
 	}
-	if failure == nil && !sc.Scan() && got == (Status{}) {
+	if failure == nil && !ok {
 		failure = errors.New("confine: the trampoline ended without a report")
 	}
 	if failure != nil {
-		inner.Wait()
 		return Status{}, failure
 	}
-	c.cmd, c.Process = inner, inner.Process
 	return got, nil
+}
+
+// Close releases what Wrap made.
+func (l *Launch) Close() {
+	for _, h := range l.holders {
+		h.close()
+	}
+	for _, f := range []*os.File{l.report, l.reportW} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if l.jail != "" {
+		os.Remove(l.jail)
+	}
 }

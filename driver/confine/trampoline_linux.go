@@ -41,6 +41,11 @@ func trampoline(encoded string) int {
 		if err := dropTo(st.UID, st.GID); err != nil {
 			return fail(err)
 		}
+		// A change of credentials clears the parent-death signal; the
+		// program must still die with whoever started it.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fail(err)
+		}
 	}
 	abi, err := restrictThread(s.Policy.Policy)
 	if err != nil {
