@@ -113,6 +113,10 @@ var (
 	ErrKernelStart = errors.New("guest kernel did not start")
 	ErrGuestCrash  = errors.New("guest stopped unexpectedly")
 	ErrGuestInit   = errors.New("guest could not start")
+	// ErrUnconfined: cofs shares without confinement would open the whole
+	// host to the guest.
+	ErrUnconfined = errors.New("this host offers no confinement (no Landlock, no namespaces): " +
+		"a guest with cofs shares could reach every host file; give --unconfined to run it anyway")
 )
 
 // GuestError is a guest failure with the last lines of its console.

@@ -1,12 +1,15 @@
 package driver
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
+
+	"github.com/colinux-ng/colinux/driver/confine"
 )
 
 // Process is the monitor process a backend asks the driver to start.
@@ -20,6 +23,8 @@ type Process struct {
 	// ExtraFiles become fd 3, 4, … in the order given; the driver adds
 	// the instance's locks after them.
 	ExtraFiles []*os.File
+	// Policy is all the process may reach on the host (see start).
+	Policy confine.Policy
 }
 
 // Proc is a started monitor process.
@@ -52,23 +57,51 @@ func (p *Proc) Done() <-chan struct{} { return p.done }
 //     ends the host kernel ends every process it forked (UML's helpers and
 //     its guest processes too) — even when corun was killed first;
 //   - it inherits the instance's locks (inherit), which thus last exactly
-//     as long as some process of the instance.
-//
-// Confinement of the monitor process belongs here too.
-func start(p Process, inherit []*os.File) (*Proc, error) {
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	withPIDNamespace(attr)
-	cmd := p.command(attr, inherit)
-	err := cmd.Start()
-	if err != nil && attr.Cloneflags != 0 {
+//     as long as some process of the instance;
+//   - it is confined to p.Policy (driver/confine: Landlock, a mount
+//     namespace holding only the policy's paths, and as root an
+//     unprivileged uid), unless unconfined; the Status says what holds.
+func start(p Process, inherit []*os.File, unconfined bool) (*Proc, confine.Status, error) {
+	proc, st, err := startWith(p, inherit, unconfined, true)
+	if errors.Is(err, errNamespaces) {
 		// No namespaces here (a container, a locked-down sysctl): the
-		// process group is what is left to kill helpers by.
-		attr.Cloneflags, attr.UidMappings, attr.GidMappings = 0, nil, nil
-		cmd = p.command(attr, inherit)
-		err = cmd.Start()
+		// process group is what is left to kill helpers by, Landlock what
+		// is left to confine the process.
+		proc, st, err = startWith(p, inherit, unconfined, false)
 	}
-	if err != nil {
-		return nil, err
+	return proc, st, err
+}
+
+// errNamespaces marks a start that failed for want of namespaces.
+var errNamespaces = errors.New("cannot create namespaces")
+
+func startWith(p Process, inherit []*os.File, unconfined, namespaces bool) (*Proc, confine.Status, error) {
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	st := confine.Status{UID: os.Geteuid(), GID: os.Getegid()}
+	p.ExtraFiles = append(append([]*os.File(nil), p.ExtraFiles...), inherit...)
+	var l *confine.Launch
+	if !unconfined {
+		// The PID-1 helper starts the confinement trampoline, which
+		// starts the monitor.
+		var err error
+		l, err = confine.Wrap(p.Policy, confine.Plan(namespaces), p.Path, append([]string{p.Path}, p.Args...), p.Env, 3+len(p.ExtraFiles))
+		if err != nil {
+			return nil, st, err
+		}
+		defer l.Close()
+		p.Path, p.Args, p.Env = l.Path, l.Args[1:], l.Env
+		p.ExtraFiles = append(p.ExtraFiles, l.ExtraFiles...)
+		attr.Cloneflags, attr.UidMappings, attr.GidMappings = l.Cloneflags, l.UidMappings, l.GidMappings
+	}
+	if namespaces {
+		withPIDNamespace(attr)
+	}
+	cmd := p.command(attr)
+	if err := cmd.Start(); err != nil {
+		if namespaces {
+			err = fmt.Errorf("%w: %w", errNamespaces, err)
+		}
+		return nil, st, err
 	}
 	proc := &Proc{Pid: cmd.Process.Pid, done: make(chan struct{})}
 	go func() {
@@ -81,12 +114,19 @@ func start(p Process, inherit []*os.File) (*Proc, error) {
 		killGroup(proc.Pid)
 		close(proc.done)
 	}()
-	return proc, nil
+	if l != nil {
+		var err error
+		if st, err = l.Started(); err != nil {
+			<-proc.done
+			return nil, st, err
+		}
+	}
+	return proc, st, nil
 }
 
 // command runs p under the PID-1 helper (see MaybeInit).
-func (p Process) command(attr *syscall.SysProcAttr, inherit []*os.File) *exec.Cmd {
-	extra := len(p.ExtraFiles) + len(inherit)
+func (p Process) command(attr *syscall.SysProcAttr) *exec.Cmd {
+	extra := len(p.ExtraFiles)
 	self, err := os.Executable()
 	if err != nil {
 		self = "/proc/self/exe"
@@ -95,17 +135,18 @@ func (p Process) command(attr *syscall.SysProcAttr, inherit []*os.File) *exec.Cm
 	cmd.Args[0] = initName
 	cmd.Env, cmd.Dir = p.Env, p.Dir
 	cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr
-	cmd.ExtraFiles = append(append([]*os.File(nil), p.ExtraFiles...), inherit...)
+	cmd.ExtraFiles = p.ExtraFiles
 	cmd.SysProcAttr = attr
 	return cmd
 }
 
 // withPIDNamespace makes the process PID 1 of a new PID namespace: as
-// root directly, otherwise inside a user namespace that maps the caller's
-// own uid and gid to themselves (so files keep their owner).
+// root directly, otherwise inside a user namespace — confinement's, or
+// one that maps the caller's own uid and gid to themselves (so files keep
+// their owner).
 func withPIDNamespace(attr *syscall.SysProcAttr) {
 	attr.Cloneflags |= syscall.CLONE_NEWPID
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 || attr.Cloneflags&syscall.CLONE_NEWUSER != 0 {
 		return
 	}
 	attr.Cloneflags |= syscall.CLONE_NEWUSER

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/confine"
 	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/x11"
@@ -35,6 +36,9 @@ type Instance struct {
 	// X11, set when Config.X11 is, serves the host's display to the guest
 	// on X11NIC's gateway.
 	X11 *x11.Forwarder
+	// Confinement is what confines the monitor process once Start has
+	// started it.
+	Confinement confine.Status
 
 	mu       sync.Mutex
 	proc     *Proc
@@ -58,11 +62,15 @@ func (i *Instance) Start(p Process) (*Proc, error) {
 	case i.proc != nil:
 		return nil, errors.New("driver: monitor process started twice")
 	}
-	proc, err := start(p, i.inherit)
+	unconfined := i.Config.Unconfined
+	if !unconfined && len(i.Config.Shares) > 0 && !confine.Probe().Confined() {
+		return nil, ErrUnconfined
+	}
+	proc, st, err := start(p, i.inherit, unconfined)
 	if err != nil {
 		return nil, err
 	}
-	i.proc = proc
+	i.proc, i.Confinement = proc, st
 	if i.started != nil {
 		i.started(proc.Pid)
 	}
@@ -162,7 +170,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 	var recMu sync.Mutex // rec, between this goroutine and running's
 	inst.started = func(pid int) {
 		recMu.Lock()
-		rec.PID = pid
+		rec.PID, rec.Confinement = pid, &inst.Confinement
 		reg.Save(rec)
 		recMu.Unlock()
 		go func() {

@@ -65,6 +65,9 @@ type Config struct {
 	Snapshot bool     // writes go to throwaway copy-on-write files
 	DNS      string   // resolver for user-mode NICs, "host:port"; "" is the host's
 	Command  []string // run this and power off; empty boots the guest's init
+	// Unconfined runs the monitor with all the rights of the user running
+	// corun: a UML guest can then mount any host path through hostfs.
+	Unconfined bool
 }
 
 // MaxCPUs bounds cpus=: QEMU's pc machine takes up to 255.

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/colinux-ng/colinux/driver/confine"
 	"github.com/colinux-ng/colinux/internal/atomicfile"
 )
 
@@ -45,7 +46,9 @@ type Record struct {
 	Started time.Time `json:"started"`          // when the guest was started
 	State   string    `json:"state"`
 	Reason  string    `json:"reason,omitempty"` // how a dead instance ended, when known
-	Dir     string    `json:"-"`                // the instance directory
+	// Confinement is what confines the guest's monitor, once it runs.
+	Confinement *confine.Status `json:"confinement,omitempty"`
+	Dir         string          `json:"-"` // the instance directory
 }
 
 // Registry is a directory of instances.
