@@ -23,8 +23,10 @@ type Process struct {
 	// ExtraFiles become fd 3, 4, … in the order given; the driver adds
 	// the instance's locks after them.
 	ExtraFiles []*os.File
-	// Policy is all the process may reach on the host (see start).
-	Policy confine.Policy
+	// Policy is all the process may reach on the host (see start); nil
+	// starts it unconfined, for a backend that has none yet (qemu: no
+	// cofs there, and its policy is still to be written).
+	Policy *confine.Policy
 }
 
 // Proc is a started monitor process.
@@ -80,11 +82,11 @@ func startWith(p Process, inherit []*os.File, unconfined, namespaces bool) (*Pro
 	st := confine.Status{UID: os.Geteuid(), GID: os.Getegid()}
 	p.ExtraFiles = append(append([]*os.File(nil), p.ExtraFiles...), inherit...)
 	var l *confine.Launch
-	if !unconfined {
+	if !unconfined && p.Policy != nil {
 		// The PID-1 helper starts the confinement trampoline, which
 		// starts the monitor.
 		var err error
-		l, err = confine.Wrap(p.Policy, confine.Plan(namespaces), p.Path, append([]string{p.Path}, p.Args...), p.Env, 3+len(p.ExtraFiles))
+		l, err = confine.Wrap(*p.Policy, confine.Plan(namespaces), p.Path, append([]string{p.Path}, p.Args...), p.Env, 3+len(p.ExtraFiles))
 		if err != nil {
 			return nil, st, err
 		}

@@ -360,7 +360,7 @@ func startNetworks(inst *driver.Instance) (stop func(), guestEnds []*os.File, er
 				return fail(fmt.Errorf("eth%d: %w", nic.Index, err))
 			}
 		case config.TAP:
-			t, err := conet.OpenTAP(conet.NICTAP(cfg.Name, nic))
+			t, err := conet.OpenTAP(conet.NICTAP(cfg.Name, nic), os.Geteuid()) // QEMU runs unconfined, as corun's user
 			if err != nil {
 				return fail(fmt.Errorf("eth%d: %w", nic.Index, err))
 			}

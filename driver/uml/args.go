@@ -1,6 +1,7 @@
 // Package uml is the User-mode Linux monitor backend: it runs the guest
 // kernel (linux.uml) as a child process, with cobd disks as ubd devices,
-// cofs shares through hostfs confined to a per-instance directory, the
+// cofs shares through hostfs (the kernel process confined by
+// driver/confine, since hostfs alone reaches any host path), the
 // console on a socket pair and coinit's status line on a pipe.
 package uml
 
@@ -26,13 +27,16 @@ const (
 const (
 	hostfsDir  = "hostfs"  // the hostfs= root: only links to what the guest may see
 	modulesDir = "modules" // link to the kernel's module tree, in hostfsDir
+	umlDir     = "uml"     // uml_dir and COW files: all the kernel writes here
 	// x11Initramfs is the initramfs with the guest's X cookie.
 	x11Initramfs = "initramfs-x11.cpio"
 )
 
 func shareName(n int) string { return fmt.Sprintf("cofs%d", n) }
 
-func cowFile(dir string, n int) string { return filepath.Join(dir, fmt.Sprintf("cobd%d.cow", n)) }
+func cowFile(dir string, n int) string {
+	return filepath.Join(dir, umlDir, fmt.Sprintf("cobd%d.cow", n))
+}
 
 // args returns the kernel command line for m, with dir as the instance
 // directory; the instance name is UML's machine id.
@@ -43,7 +47,7 @@ func args(m *config.Config, dir string, display *x11.Forwarder) []string {
 	}
 	a := []string{
 		"umid=" + m.Name,
-		"uml_dir=" + dir,
+		"uml_dir=" + filepath.Join(dir, umlDir),
 		"mem=" + strconv.Itoa(mem) + "M",
 		"hostfs=" + filepath.Join(dir, hostfsDir),
 		// Every console and serial line not named below is off; UML's

@@ -19,6 +19,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/confine"
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 )
@@ -175,7 +176,7 @@ func TestTAP(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An existing device is used as it is and left in place.
-	tap, err := conet.OpenTAP("cotest0")
+	tap, err := conet.OpenTAP("cotest0", confine.Probe().UID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ echo tap-ok | nc -l -p 8080
 	}
 
 	// A device corun creates, it removes.
-	made, err := conet.OpenTAP("cotest1")
+	made, err := conet.OpenTAP("cotest1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

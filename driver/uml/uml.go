@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,7 +44,7 @@ func (Backend) Prepare(cfg *config.Config) error {
 }
 
 // MconsolePath returns the mconsole socket of the instance in dir.
-func MconsolePath(dir, umid string) string { return filepath.Join(dir, umid, "mconsole") }
+func MconsolePath(dir, umid string) string { return filepath.Join(dir, umlDir, umid, "mconsole") }
 
 // Stop sends Ctrl-Alt-Del (coinit and init systems turn it into a clean
 // shutdown) or, with force, halt.
@@ -71,6 +73,14 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		return driver.Result{}, err
 	}
 	defer cleanup(inst)
+	memDir, err := memoryDir(inst.Name)
+	if err != nil {
+		return driver.Result{}, err
+	}
+	defer os.RemoveAll(memDir)
+	if err := giveScratch(kernelUID(cfg), memDir, filepath.Join(inst.Dir, umlDir)); err != nil {
+		return driver.Result{}, err
+	}
 	stopNetworks, err := startNetworks(inst)
 	if err != nil {
 		return driver.Result{}, err
@@ -98,10 +108,15 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 	}
 	tail := console.NewTail(tailBytes)
 	logw := io.MultiWriter(tail, inst.Log)
+	// UML keeps its memory in files in $TMPDIR; the host's own must not
+	// come first.
+	env := append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") }),
+		"TMPDIR="+memDir)
 	proc, err := inst.Start(driver.Process{
-		Path: cfg.Kernel, Args: args(boot, inst.Dir, inst.X11),
+		Path: cfg.Kernel, Args: args(boot, inst.Dir, inst.X11), Env: env,
 		Stdout: logw, Stderr: logw,
 		ExtraFiles: []*os.File{conGuest, statusW}, // fdConsole, fdStatus
+		Policy:     policy(boot, inst.Dir, memDir),
 	})
 	conGuest.Close()
 	statusW.Close()
@@ -166,13 +181,18 @@ func withX11Initramfs(inst *driver.Instance) (*config.Config, error) {
 // prepareHostfs fills the hostfs root with links to what the guest may
 // reach: the kernel modules and each cofs share. hostfs resolves paths on
 // the host, so a link there leads to its target; on its own this is no
-// boundary (the guest can name any host path in its mount options).
+// boundary (the guest can name any host path in its mount options), the
+// confinement of the kernel process is (see confine.go). It also makes
+// umlDir, the one directory the kernel writes in.
 func prepareHostfs(inst *driver.Instance) error {
 	root := filepath.Join(inst.Dir, hostfsDir)
 	if err := os.RemoveAll(root); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(root, 0o700); err != nil {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(inst.Dir, umlDir), 0o700); err != nil {
 		return err
 	}
 	links := map[string]string{}
@@ -193,11 +213,6 @@ func prepareHostfs(inst *driver.Instance) error {
 // cleanup removes what Run made in the instance directory.
 func cleanup(inst *driver.Instance) {
 	os.RemoveAll(filepath.Join(inst.Dir, hostfsDir))
-	os.RemoveAll(filepath.Join(inst.Dir, inst.Name))
+	os.RemoveAll(filepath.Join(inst.Dir, umlDir)) // uml_dir and the COW files
 	os.Remove(filepath.Join(inst.Dir, x11Initramfs))
-	if inst.Config.Snapshot {
-		for _, d := range inst.Config.Disks {
-			os.Remove(cowFile(inst.Dir, d.Index))
-		}
-	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/confine"
 	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/driver/x11"
@@ -20,7 +21,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	driver.MaybeInit() // the monitor's PID 1 is this binary, re-executed
+	driver.MaybeInit() // the monitor's PID 1 is this binary, re-executed,
+	confine.Init()     // and so is the trampoline that confines it
 	os.Exit(m.Run())
 }
 
