@@ -91,7 +91,9 @@ func startWith(p Process, inherit []*os.File, unconfined, namespaces bool) (*Pro
 			return nil, st, err
 		}
 		defer l.Close()
-		p.Path, p.Args, p.Env = l.Path, l.Args[1:], l.Env
+		// The monitor's arguments stay on the helpers' command lines, for
+		// ps; the trampoline takes them from its spec.
+		p.Path, p.Env = l.Path, l.Env
 		p.ExtraFiles = append(p.ExtraFiles, l.ExtraFiles...)
 		attr.Cloneflags, attr.UidMappings, attr.GidMappings = l.Cloneflags, l.UidMappings, l.GidMappings
 	}

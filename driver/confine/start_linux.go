@@ -158,36 +158,30 @@ func Wrap(p Policy, plan Status, path string, argv, env []string, firstFD int) (
 	return l, nil
 }
 
-// Started waits, once the process has started, until the program runs
-// confined (it returns which confinement is in force) or the setup has
-// failed. The process has then ended, or is about to.
+// Started waits, once the process has started, until the trampoline is
+// about to exec the program confined (it returns which confinement is in
+// force) or the setup has failed. The report's write end may stay open
+// in processes between (a PID-1 helper), so Started does not wait for
+// its end: should the exec itself fail, the trampoline says so on its
+// stderr and exits 127.
 func (l *Launch) Started() (Status, error) {
 	l.reportW.Close()
 	l.reportW = nil
-	// The report ends when the program is exec'd (the pipe is
-	// close-on-exec there) or the trampoline gives up.
-	var got Status
-	var failure error
-	ok := false
 	sc := bufio.NewScanner(l.report)
 	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		kind, rest, _ := strings.Cut(sc.Text(), " ")
-		switch kind {
-		case "ok":
-			ok = json.Unmarshal([]byte(rest), &got) == nil
-		case "error":
-			msg, _ := strconv.Unquote(rest)
-			failure = fmt.Errorf("confine: %s", msg)
-		}
+	if !sc.Scan() {
+		return Status{}, errors.New("confine: the trampoline ended without a report")
 	}
-	if failure == nil && !ok {
-		failure = errors.New("confine: the trampoline ended without a report")
+	kind, rest, _ := strings.Cut(sc.Text(), " ")
+	var got Status
+	switch {
+	case kind == "ok" && json.Unmarshal([]byte(rest), &got) == nil:
+		return got, nil
+	case kind == "error":
+		msg, _ := strconv.Unquote(rest)
+		return Status{}, fmt.Errorf("confine: %s", msg)
 	}
-	if failure != nil {
-		return Status{}, failure
-	}
-	return got, nil
+	return Status{}, fmt.Errorf("confine: bad report %q", sc.Text())
 }
 
 // Close releases what Wrap made.

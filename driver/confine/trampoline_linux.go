@@ -23,6 +23,7 @@ func trampoline(encoded string) int {
 	report := os.NewFile(uintptr(s.Report), "report")
 	fail := func(err error) int {
 		fmt.Fprintf(report, "error %s\n", strconv.Quote(err.Error()))
+		fmt.Fprintln(os.Stderr, "corun-confine:", err) // for a failed exec, after the report
 		return 127
 	}
 	// Credentials and the Landlock domain are set on this thread, which
