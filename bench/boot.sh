@@ -5,6 +5,9 @@
 #   wall time of `corun run test.img -- /bin/true` ÷ a bare
 #   `linux.uml ubd0=test.img init=…` boot running the same /bin/true and
 #   powering off (goal ≤ 1.10, issue 12);
+#   wall time of the same run confined (the default: Landlock, a mount
+#   namespace, and as root an unprivileged uid) against
+#   `corun run --unconfined` (goal: confinement costs ≤ 3 %);
 #   peak RSS (VmHWM) of the corun process itself, not the guest (goal ≤ 30 MiB);
 #   time of a systemd boot of recipes/debian.yaml to multi-user.target, the
 #   untuned recipe (its uml-tuning blocks stripped, no extra kernel
@@ -62,16 +65,19 @@ bare() {
     con=null ssl=null con0=null,fd:1 quiet loglevel=3 noreboot umid=bench-bare uml_dir="$work"
 }
 ours() { "$CORUN" run "$img" kernel="$KERNEL" -- /bin/true; }
+unconfined() { "$CORUN" run --unconfined "$img" kernel="$KERNEL" -- /bin/true; }
 
 ours >/dev/null # warm the initramfs cache
-t_ours=() t_bare=()
-for _ in $(seq "$RUNS"); do # interleaved, so host load hits both alike
+t_ours=() t_bare=() t_unconf=()
+for _ in $(seq "$RUNS"); do # interleaved, so host load hits all alike
   t_ours+=("$(best_of 1 ours)")
   t_bare+=("$(best_of 1 bare)")
+  t_unconf+=("$(best_of 1 unconfined)")
 done
 min() { printf '%s\n' "$@" | sort -n | head -1; }
-to=$(min "${t_ours[@]}") tb=$(min "${t_bare[@]}")
+to=$(min "${t_ours[@]}") tb=$(min "${t_bare[@]}") tu=$(min "${t_unconf[@]}")
 echo "boot to /bin/true and power-off (best of $RUNS): corun ${to}s, bare linux.uml ${tb}s, ratio $(ratio "$to" "$tb") (goal ≤ 1.10)"
+echo "confinement (best of $RUNS): confined ${to}s, --unconfined ${tu}s, ratio $(ratio "$to" "$tu") (goal ≤ 1.03)"
 
 # Peak RSS of corun itself, polled from /proc while it runs.
 "$CORUN" run "$img" kernel="$KERNEL" -- /bin/true >/dev/null &

@@ -62,7 +62,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // the kernel and every helper the kernel forked, which all carry the
 // instance directory in their command line.
 func instanceProcs(name string) []int {
-	marker := "uml_dir=" + filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "corun", name) + "\x00"
+	marker := "uml_dir=" + filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "corun", name, "uml") + "\x00"
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {

@@ -32,13 +32,17 @@ var lsCommand = &cli.Command{
 			return json.NewEncoder(c.App.Writer).Encode(recs)
 		}
 		w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "NAME\tMONITOR\tPID\tIMAGE\tUPTIME\tSTATE")
+		fmt.Fprintln(w, "NAME\tMONITOR\tPID\tIMAGE\tUPTIME\tCONFINED\tSTATE")
 		for _, r := range recs {
 			uptime, state := time.Since(r.Started).Round(time.Second).String(), r.State
 			if r.State == instance.Dead {
 				uptime, state = "-", "dead: "+driver.DeadReason(r.Reason)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Name, r.Monitor, r.PID, r.Image, uptime, state)
+			confined := "-"
+			if r.Confinement != nil {
+				confined = r.Confinement.Short()
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.Monitor, r.PID, r.Image, uptime, confined, state)
 		}
 		return w.Flush()
 	},

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/colinux-ng/colinux/driver"
+	"github.com/colinux-ng/colinux/driver/confine"
 	_ "github.com/colinux-ng/colinux/driver/qemu" // the monitors corun offers
 	_ "github.com/colinux-ng/colinux/driver/uml"
 )
@@ -37,6 +38,7 @@ const exitFailure = 125
 
 func main() {
 	driver.MaybeInit()
+	confine.Init() // corun is also the trampoline that confines the guest kernel
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := &cli.App{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colinux-ng/colinux/driver/confine"
+	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/internal/testutil"
 )
@@ -78,13 +81,23 @@ func TestRunCommand(t *testing.T) {
 func TestStopAndLock(t *testing.T) {
 	t.Parallel()
 	img := umltest.Image(t, t.TempDir(), nil)
-	out, errOut, code := run(t, "run", "--detach", "--name", "lifecycle", img, kernelArg(t))
-	if code != 0 || strings.TrimSpace(out) != "lifecycle" {
-		t.Fatalf("run --detach: exit %d, %q %q", code, out, errOut)
+	out, errOut, code := run(t, "run", "--detach", "--json", "--name", "lifecycle", img, kernelArg(t))
+	var rec instance.Record
+	if err := json.Unmarshal([]byte(out), &rec); code != 0 || err != nil || rec.Name != "lifecycle" {
+		t.Fatalf("run --detach --json: exit %d, %v, %q %q", code, err, out, errOut)
+	}
+	// The confinement in force is what this host offers, and run and ls
+	// say so.
+	want := confine.Probe()
+	if rec.Confinement == nil || *rec.Confinement != want {
+		t.Errorf("run --json: confinement %+v, want %+v", rec.Confinement, want)
 	}
 	out, _, _ = run(t, "ls")
-	if !strings.Contains(out, "lifecycle") || !strings.Contains(out, img) {
-		t.Errorf("ls does not show the instance:\n%s", out)
+	if !strings.Contains(out, "lifecycle") || !strings.Contains(out, img) || !strings.Contains(out, want.Short()) {
+		t.Errorf("ls does not show the instance and its confinement:\n%s", out)
+	}
+	if out, _, _ = run(t, "ls", "--json"); !strings.Contains(out, `"confinement":{"landlock":`) {
+		t.Errorf("ls --json lacks the confinement: %s", out)
 	}
 	_, errOut, code = run(t, "run", img, kernelArg(t), "--", "true")
 	if code == 0 || !strings.Contains(errOut, `in use by instance "lifecycle"`) {

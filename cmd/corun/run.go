@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/confine"
 	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/qemu"
 	"github.com/colinux-ng/colinux/driver/uml"
@@ -43,6 +45,8 @@ var runCommand = &cli.Command{
 		&cli.StringFlag{Name: "dns", Usage: "forward the user-mode network's DNS queries to `HOST:PORT` (default: the host's resolvers)"},
 		&cli.StringFlag{Name: "mirror", Usage: "Debian mirror for the first kernel fetch (default: from the host's apt sources)"},
 		&cli.StringFlag{Name: "suite", Usage: "Debian suite for the first kernel fetch (default: the host's release)"},
+		&cli.BoolFlag{Name: "unconfined", Usage: "run the guest kernel with all of corun's rights: the guest can then reach every host file through hostfs (needed for cofs shares on a host without Landlock or namespaces)"},
+		&cli.BoolFlag{Name: "json", Usage: "with --detach, print the instance as JSON (name, pid, state, confinement) instead of its name"},
 	},
 	Action: runAction,
 }
@@ -79,10 +83,26 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: exitFailure, err: err}
 	}
 	if c.Bool("detach") {
+		if c.Bool("json") {
+			return printRecord(c, name)
+		}
 		fmt.Fprintln(c.App.Writer, name)
 		return nil
 	}
 	return attach(c, name)
+}
+
+// printRecord prints the registry's record of the instance name.
+func printRecord(c *cli.Context, name string) error {
+	reg, err := instance.DefaultRegistry()
+	if err != nil {
+		return err
+	}
+	rec, err := reg.Get(name)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(c.App.Writer).Encode(rec)
 }
 
 // splitRunArgs separates settings from the command after "--". The first
@@ -128,6 +148,13 @@ func guest(c *cli.Context, settings, command []string) (*config.Config, error) {
 		cfg.Monitor = c.String("monitor")
 	}
 	chooseMonitor(cfg)
+	switch cfg.Unconfined = c.Bool("unconfined"); {
+	case cfg.Unconfined:
+		warn("--unconfined: the guest kernel runs with all of this user's rights; " +
+			"a guest can mount any host path through hostfs and read or write it")
+	case !confine.Probe().Confined() && len(cfg.Shares) == 0:
+		warn("this host offers no confinement (no Landlock, no namespaces): the guest kernel runs with this user's rights")
+	}
 	if err := publish(cfg, c.StringSlice("publish")); err != nil {
 		return nil, err
 	}
