@@ -10,6 +10,8 @@
 #   file` (goal ≤ 1.0); the ratio against the pipe followed by `sync
 #   file` (equal durability) is printed beside it;
 #   pull peak RSS (goal ≤ 64 MiB).
+# CPU times (user + system, children included) are printed beside the wall
+# times: on a machine shared with other jobs they are the steadier ratio.
 # Times are medians of RUNS runs (default 5) for pull and of CRUNS runs
 # (default 1: zstd -19 takes minutes) for compression, each after a sync.
 set -euo pipefail
@@ -34,14 +36,21 @@ img=$(ls "$work"/image/*.img)
 name=$(basename "$img" .img)
 [ -e "$work/key.key" ] || "$COIMAGE" keygen "$work/key" >/dev/null
 
-ours_compress() { rm -rf "$work/dist"; "$COIMAGE" release --key "$work/key.key" --out "$work/dist" "$img"; }
-ref_compress() { zstd -19 -T2 -q -f "$img" -o "$work/ref.zst"; }
+# cpu_of FILE CMD...: runs CMD, appending its CPU seconds (user + system)
+# to FILE; median_cpu FILE prints their median. On a machine shared with
+# other jobs the CPU ratio is the steadier one.
+cpu_of() { local f=$1; shift; /usr/bin/time -f '%U %S' -a -o "$f" "$@"; }
+median_cpu() { awk '{print $1 + $2}' "$1" | sort -g | sed -n "$(( ($(wc -l < "$1") + 1) / 2 ))p"; }
+rm -f "$work"/cpu.*
+ours_compress() { rm -rf "$work/dist"; cpu_of "$work/cpu.ours" "$COIMAGE" release --key "$work/key.key" --out "$work/dist" "$img"; }
+ref_compress() { cpu_of "$work/cpu.ref" zstd -19 -T2 -q -f "$img" -o "$work/ref.zst"; }
 t_ours=$(median_of "$CRUNS" ours_compress)
 t_ref=$(median_of "$CRUNS" ref_compress)
 blob=$(ls "$work"/dist/images/"$name"/*/"$name".img.zst)
 s_ours=$(stat -c %s "$blob")
 s_ref=$(stat -c %s "$work/ref.zst")
-echo "compression: coimage release ${t_ours}s, zstd -19 -T2 ${t_ref}s: time ratio $(ratio "$t_ours" "$t_ref"); size ${s_ours} vs ${s_ref} B: ratio $(ratio "$s_ours" "$s_ref")"
+c_ours=$(median_cpu "$work/cpu.ours"); c_ref=$(median_cpu "$work/cpu.ref")
+echo "compression: coimage release ${t_ours}s, zstd -19 -T2 ${t_ref}s: time ratio $(ratio "$t_ours" "$t_ref"); cpu ${c_ours}s vs ${c_ref}s: ratio $(ratio "$c_ours" "$c_ref"); size ${s_ours} vs ${s_ref} B: ratio $(ratio "$s_ours" "$s_ref")"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 18931)
 busybox httpd -f -p "127.0.0.1:$port" -h "$work/dist" &
@@ -51,14 +60,15 @@ sleep 0.5
 url=http://127.0.0.1:$port
 rel=${blob#"$work/dist/"}
 
-ours_pull() { rm -rf "$work/cache"; "$COIMAGE" pull --cache "$work/cache" --index "$url/" --pubkey "$work/key.pub" "$name"; }
-ref_pull() { rm -f "$work/ref.img"; curl -s "$url/$rel" | zstd -dc > "$work/ref.img"; }
+ours_pull() { rm -rf "$work/cache"; cpu_of "$work/cpu.pull" "$COIMAGE" pull --cache "$work/cache" --index "$url/" --pubkey "$work/key.pub" "$name"; }
+ref_pull() { rm -f "$work/ref.img"; cpu_of "$work/cpu.pipe" sh -c 'curl -s "$1" | zstd -dc > "$2"' - "$url/$rel" "$work/ref.img"; }
 ref_pull_sync() { ref_pull && sync "$work/ref.img"; }
 t_ours=$(median_of "$RUNS" ours_pull)
 t_ref=$(median_of "$RUNS" ref_pull)
 t_sync=$(median_of "$RUNS" ref_pull_sync)
 cmp "$work"/cache/images/"$name"/*.img "$work/ref.img" || { echo "pulled image differs from zstd's" >&2; exit 1; }
-echo "pull: coimage pull ${t_ours}s, curl | zstd -dc ${t_ref}s: ratio $(ratio "$t_ours" "$t_ref"); with sync ${t_sync}s: ratio $(ratio "$t_ours" "$t_sync")"
+c_ours=$(median_cpu "$work/cpu.pull"); c_ref=$(median_cpu "$work/cpu.pipe")
+echo "pull: coimage pull ${t_ours}s, curl | zstd -dc ${t_ref}s: ratio $(ratio "$t_ours" "$t_ref"); with sync ${t_sync}s: ratio $(ratio "$t_ours" "$t_sync"); cpu ${c_ours}s vs ${c_ref}s: ratio $(ratio "$c_ours" "$c_ref")"
 
 rss=$( { rm -rf "$work/cache"; /usr/bin/time -f %M "$COIMAGE" pull --cache "$work/cache" --index "$url/" --pubkey "$work/key.pub" "$name" >/dev/null; } 2>&1 | tail -n 1)
 echo "pull peak RSS: $((rss / 1024)) MiB (goal ≤ 64)"
