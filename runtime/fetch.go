@@ -95,17 +95,32 @@ func (c Cache) Fetch(ctx context.Context, src Source) (Kernel, error) {
 	if err != nil {
 		return Kernel{}, fmt.Errorf("fetch guest kernel: %w", err)
 	}
-	client := &archive.Client{Mirror: mirror, Suite: src.Suite, Progress: src.Progress}
-	if client.Suite == "" {
-		client.Suite = hostSuite()
+	suites := []string{src.Suite}
+	glibc := ""
+	if src.Suite == "" {
+		suites = []string{hostSuite()}
+		if fl.monitor == UML {
+			glibc, _ = HostGlibc()
+			suites = umlSuites(glibc, suites[0])
+		}
 	}
-	ix, err := client.Index(ctx)
-	if err != nil {
-		return Kernel{}, fmt.Errorf("fetch guest kernel: %w", err)
-	}
-	pkg, err := lookupKernel(ix, fl.pkg(ix.Arch))
-	if err != nil {
-		return Kernel{}, fmt.Errorf("fetch guest kernel: %s: %w", client.Suite, err)
+	var client *archive.Client
+	var pkg *archive.Package
+	for i, suite := range suites {
+		client = &archive.Client{Mirror: mirror, Suite: suite, Progress: src.Progress}
+		ix, err := client.Index(ctx)
+		if err == nil {
+			pkg, err = lookupKernel(ix, fl.pkg(ix.Arch))
+		}
+		if err == nil && i < len(suites)-1 && !runsOn(pkg, glibc) {
+			continue // a newer suite's kernel this host cannot run
+		}
+		if err == nil {
+			break
+		}
+		if i == len(suites)-1 {
+			return Kernel{}, fmt.Errorf("fetch guest kernel: %s: %w", suite, err)
+		}
 	}
 	if k, ok := c.load(fl, pkg.Version); ok {
 		return k, nil
@@ -122,6 +137,57 @@ func (c Cache) Fetch(ctx context.Context, src Source) (Kernel, error) {
 		return Kernel{}, fmt.Errorf("unpack %s %s: no kernel after unpacking", pkg.Name, pkg.Version)
 	}
 	return k, nil
+}
+
+// newSuites are where a newer User-mode Linux kernel than a stable
+// release's is, newest first. Their kernels are the first with seccomp
+// mode (sid's 7.2: a guest syscall in about half the time).
+var newSuites = []string{"unstable", "testing"}
+
+// seccompGlibc is the oldest glibc newer suites' kernels have been built
+// against (sid's 7.2 needs 2.38, trixie's release); on an older host
+// only its own suite's kernel runs, so the others are not even looked at.
+const seccompGlibc = "2.38"
+
+// umlSuites lists the suites to take the UML kernel from, in order of
+// preference: the newest ones first on a host whose glibc is new enough
+// to run their kernels, and the host's own suite always last.
+func umlSuites(glibc, host string) []string {
+	if glibc == "" || !glibcAtLeast(glibc, seccompGlibc) {
+		return []string{host}
+	}
+	var out []string
+	for _, s := range newSuites {
+		if s != host {
+			out = append(out, s)
+		}
+	}
+	return append(out, host)
+}
+
+// runsOn reports whether pkg's libc6 dependency is met by a host with
+// that glibc version ("" when unknown: assume yes).
+func runsOn(pkg *archive.Package, glibc string) bool {
+	if glibc == "" {
+		return true
+	}
+	deps, err := archive.ParseRelations(pkg.Depends)
+	if err != nil {
+		return false
+	}
+	for _, alt := range deps {
+		for _, r := range alt {
+			if r.Name != "libc6" || r.Version == "" {
+				continue
+			}
+			// Debian's libc6 versions are the upstream one plus a
+			// revision (2.38-1); a ">= 2.38" bound compares upstream.
+			if (r.Op == ">=" || r.Op == ">>") && !glibcAtLeast(glibc, r.Version) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // lookupKernel finds name in the index; a metapackage without a kernel of

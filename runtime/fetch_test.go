@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/pkg/archive"
 )
 
@@ -19,6 +20,12 @@ func TestFetch(t *testing.T) {
 	out, err := exec.Command(k.Path, "--version").Output()
 	if err != nil || strings.TrimSpace(string(out)) != k.Release {
 		t.Errorf("%s --version = %q, %v; want release %q", k.Path, out, err, k.Release)
+	}
+	// The suite chosen is one whose kernel this host runs, in the mode
+	// its release supports.
+	glibc, _ := HostGlibc()
+	if !hostCanRun(k.Path, glibc) || k.Mode != umltest.Mode(k.Release) {
+		t.Errorf("kernel %s (mode %s): the host's glibc %s cannot run it, or want mode %s", k.Release, k.Mode, glibc, umltest.Mode(k.Release))
 	}
 	list, err := c.List()
 	if err != nil || len(list) != 1 {

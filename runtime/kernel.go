@@ -28,6 +28,9 @@ type Kernel struct {
 	Path    string // the kernel binary
 	Release string // kernel release, the name under /lib/modules
 	Modules string // host directory of Release's modules; "" when unknown
+	// Mode is how a UML kernel runs its processes: Seccomp where it
+	// supports that (faster syscalls), else Ptrace; "" for QEMU.
+	Mode string
 }
 
 // Cache is the runtime directory.
@@ -94,6 +97,9 @@ func (c Cache) load(fl flavor, version string) (Kernel, bool) {
 	if fi, err := os.Stat(k.Path); err != nil || !fi.Mode().IsRegular() {
 		return k, false
 	}
+	if fl.monitor == UML {
+		k.Mode = umlMode(k.Path)
+	}
 	releases, _ := os.ReadDir(filepath.Join(dir, modulesDir))
 	if len(releases) == 1 {
 		k.Release = releases[0].Name()
@@ -103,7 +109,7 @@ func (c Cache) load(fl flavor, version string) (Kernel, bool) {
 }
 
 // Latest returns the newest cached kernel for monitor (UML or QEMU; ""
-// is UML), or ErrNoKernel.
+// is UML) that the host can run, or ErrNoKernel.
 func (c Cache) Latest(monitor string) (Kernel, error) {
 	fl, err := flavorOf(monitor)
 	if err != nil {
@@ -113,10 +119,18 @@ func (c Cache) Latest(monitor string) (Kernel, error) {
 	if err != nil {
 		return Kernel{}, err
 	}
-	if len(ks) == 0 {
-		return Kernel{}, ErrNoKernel
+	// A UML kernel is a host program: one from a newer suite may need a
+	// newer glibc than the host has. A QEMU kernel runs anywhere.
+	glibc := ""
+	if fl.monitor == UML {
+		glibc, _ = HostGlibc()
 	}
-	return ks[0], nil
+	for _, k := range ks {
+		if hostCanRun(k.Path, glibc) {
+			return k, nil
+		}
+	}
+	return Kernel{}, ErrNoKernel
 }
 
 // Override describes a kernel given as kernel=PATH for monitor (UML or
@@ -140,7 +154,7 @@ func Override(monitor, path string) (Kernel, error) {
 	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
 		return Kernel{}, fmt.Errorf("kernel %s is not an executable file", path)
 	}
-	k := Kernel{Monitor: UML, Path: abs}
+	k := Kernel{Monitor: UML, Path: abs, Mode: umlMode(abs)}
 	// A User-mode Linux kernel prints its release and exits; anything else
 	// fails later, at boot, with the kernel's own output. Its modules are
 	// where Debian installs them beside the binary.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +16,20 @@ import (
 // Kernel is the installed guest kernel.
 type Kernel struct {
 	Path, Version, Modules string
+}
+
+// Mode is how corun should report a kernel of release runs its
+// processes: "seccomp" from Linux 6.16 on, which added that mode to UML,
+// else "ptrace". It goes by the release, not by the binary as corun does.
+func Mode(release string) string {
+	major, rest, _ := strings.Cut(release, ".")
+	minor := strings.TrimRightFunc(strings.SplitN(rest, ".", 2)[0], func(r rune) bool { return r < '0' || r > '9' })
+	a, _ := strconv.Atoi(major)
+	b, _ := strconv.Atoi(minor)
+	if a > 6 || a == 6 && b >= 16 {
+		return "seccomp"
+	}
+	return "ptrace"
 }
 
 // InstalledKernel returns Debian's user-mode-linux kernel on this host.
