@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 	log.SetOutput(inst.Log)
 	logrus.SetOutput(inst.Log)
 
-	rec := instance.Record{Name: claim.Name, Monitor: monitorName(cfg), Kernel: cfg.KernelVersion, Owner: os.Getpid(), Image: Image(cfg),
+	rec := instance.Record{Name: claim.Name, Monitor: monitorName(cfg), Kernel: cfg.KernelVersion, KernelMode: cfg.KernelMode, Owner: os.Getpid(), Image: Image(cfg),
 		Started: time.Now(), State: instance.Starting}
 	if err := reg.Save(rec); err != nil {
 		return Result{}, err

@@ -32,17 +32,24 @@ var lsCommand = &cli.Command{
 			return json.NewEncoder(c.App.Writer).Encode(recs)
 		}
 		w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "NAME\tMONITOR\tPID\tIMAGE\tUPTIME\tCONFINED\tSTATE")
+		fmt.Fprintln(w, "NAME\tMONITOR\tKERNEL\tPID\tIMAGE\tUPTIME\tCONFINED\tSTATE")
 		for _, r := range recs {
 			uptime, state := time.Since(r.Started).Round(time.Second).String(), r.State
 			if r.State == instance.Dead {
 				uptime, state = "-", "dead: "+driver.DeadReason(r.Reason)
 			}
+			kernel := r.Kernel
+			if r.KernelMode != "" {
+				kernel += " (" + r.KernelMode + ")"
+			}
+			if kernel == "" {
+				kernel = "-"
+			}
 			confined := "-"
 			if r.Confinement != nil {
 				confined = r.Confinement.Short()
 			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.Monitor, r.PID, r.Image, uptime, confined, state)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.Monitor, kernel, r.PID, r.Image, uptime, confined, state)
 		}
 		return w.Flush()
 	},

@@ -76,6 +76,33 @@ func TestRunCommand(t *testing.T) {
 	}
 }
 
+// run --json reports which kernel ran and how: the installed kernel, in
+// the mode its release supports (ptrace before Linux 6.16), and ptrace
+// when the user turns seccomp off.
+func TestRunJSON(t *testing.T) {
+	t.Parallel()
+	k := umltest.InstalledKernel(t)
+	img := umltest.Image(t, t.TempDir(), nil)
+	for _, c := range []struct {
+		extra []string
+		mode  string
+	}{
+		{nil, umltest.Mode(k.Version)},
+		{[]string{"seccomp=off"}, "ptrace"},
+	} {
+		args := append([]string{"run", "--json", "--snapshot", img, kernelArg(t)}, c.extra...)
+		_, errOut, code := run(t, append(args, "--", "sh", "-c", "exit 4")...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		var r runReport
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil || code != 4 {
+			t.Fatalf("run --json %v: exit %d, %v: %q", c.extra, code, err, errOut)
+		}
+		if r.Monitor != "uml" || r.Kernel != k.Version || r.KernelPath != k.Path || r.KernelMode != c.mode || r.ExitCode == nil || *r.ExitCode != 4 || r.Name == "" {
+			t.Errorf("run --json %v: %+v; want uml, kernel %s, mode %s, exit code 4", c.extra, r, k.Version, c.mode)
+		}
+	}
+}
+
 // A guest booted to its init is stopped within 10 s, cleanly, and while it
 // runs a second instance on the same image is refused.
 func TestStopAndLock(t *testing.T) {
@@ -92,12 +119,19 @@ func TestStopAndLock(t *testing.T) {
 	if rec.Confinement == nil || *rec.Confinement != want {
 		t.Errorf("run --json: confinement %+v, want %+v", rec.Confinement, want)
 	}
-	out, _, _ = run(t, "ls")
-	if !strings.Contains(out, "lifecycle") || !strings.Contains(out, img) || !strings.Contains(out, want.Short()) {
-		t.Errorf("ls does not show the instance and its confinement:\n%s", out)
+	// And so are the kernel and its mode (ptrace before Linux 6.16).
+	k := umltest.InstalledKernel(t)
+	mode := umltest.Mode(k.Version)
+	if rec.Kernel != k.Version || rec.KernelMode != mode {
+		t.Errorf("run --json: kernel %q mode %q, want %s (%s)", rec.Kernel, rec.KernelMode, k.Version, mode)
 	}
-	if out, _, _ = run(t, "ls", "--json"); !strings.Contains(out, `"confinement":{"landlock":`) {
-		t.Errorf("ls --json lacks the confinement: %s", out)
+	out, _, _ = run(t, "ls")
+	if !strings.Contains(out, "lifecycle") || !strings.Contains(out, img) || !strings.Contains(out, want.Short()) ||
+		!strings.Contains(out, k.Version+" ("+mode+")") {
+		t.Errorf("ls does not show the instance, its kernel and mode, and its confinement:\n%s", out)
+	}
+	if out, _, _ = run(t, "ls", "--json"); !strings.Contains(out, `"confinement":{"landlock":`) || !strings.Contains(out, `"kernel_mode":"`+mode+`"`) {
+		t.Errorf("ls --json lacks the confinement or the kernel mode: %s", out)
 	}
 	_, errOut, code = run(t, "run", img, kernelArg(t), "--", "true")
 	if code == 0 || !strings.Contains(errOut, `in use by instance "lifecycle"`) {

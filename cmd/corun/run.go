@@ -44,9 +44,9 @@ var runCommand = &cli.Command{
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a guest port on the host; `SPEC` is [ADDR:]HOST:GUEST[/udp], ADDR 127.0.0.1 by default; adds eth0=slirp if no interface is set"},
 		&cli.StringFlag{Name: "dns", Usage: "forward the user-mode network's DNS queries to `HOST:PORT` (default: the host's resolvers)"},
 		&cli.StringFlag{Name: "mirror", Usage: "Debian mirror for the first kernel fetch (default: from the host's apt sources)"},
-		&cli.StringFlag{Name: "suite", Usage: "Debian suite for the first kernel fetch (default: the host's release)"},
+		&cli.StringFlag{Name: "suite", Usage: "Debian suite for the first kernel fetch (default: the newest whose user-mode-linux the host can run, else the host's release)"},
 		&cli.BoolFlag{Name: "unconfined", Usage: "run the guest kernel with all of corun's rights: the guest can then reach every host file through hostfs (needed for cofs shares on a host without Landlock or namespaces)"},
-		&cli.BoolFlag{Name: "json", Usage: "with --detach, print the instance as JSON (name, pid, state, confinement) instead of its name"},
+		&cli.BoolFlag{Name: "json", Usage: "print what ran as JSON: with --detach the instance (name, pid, state, kernel and its mode, confinement) instead of its name; else, when the guest ends, its name, monitor, kernel, kernel mode and exit code on standard error"},
 	},
 	Action: runAction,
 }
@@ -76,12 +76,22 @@ func runAction(c *cli.Context) error {
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
+		if c.Bool("json") {
+			r := reportOf(cfg)
+			if res.Exited {
+				r.ExitCode = &res.ExitCode
+			}
+			if err := json.NewEncoder(c.App.ErrWriter).Encode(r); err != nil {
+				return err
+			}
+		}
 		return &exitError{code: res.ExitCode}
 	}
 	name, err := startSupervisor(spec)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
+	cfg.Name = name
 	if c.Bool("detach") {
 		if c.Bool("json") {
 			return printRecord(c, name)
@@ -89,7 +99,29 @@ func runAction(c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, name)
 		return nil
 	}
-	return attach(c, name)
+	err = attach(c, name)
+	if c.Bool("json") {
+		json.NewEncoder(c.App.ErrWriter).Encode(reportOf(cfg))
+	}
+	return err
+}
+
+// runReport is corun run --json's report: what ran.
+type runReport struct {
+	Name       string `json:"name"`
+	Monitor    string `json:"monitor"`
+	Kernel     string `json:"kernel"`                // the guest kernel's release
+	KernelPath string `json:"kernel_path"`           // its binary or boot image
+	KernelMode string `json:"kernel_mode,omitempty"` // UML: "seccomp" or "ptrace"
+	ExitCode   *int   `json:"exit_code,omitempty"`   // the command's, when it ran to the end
+}
+
+func reportOf(cfg *config.Config) runReport {
+	m := cfg.Monitor
+	if m == "" {
+		m = driver.DefaultMonitor
+	}
+	return runReport{Name: cfg.Name, Monitor: m, Kernel: cfg.KernelVersion, KernelPath: cfg.Kernel, KernelMode: cfg.KernelMode}
 }
 
 // printRecord prints the registry's record of the instance name.
@@ -217,12 +249,28 @@ func resolveKernel(ctx context.Context, c *cli.Context, cfg *config.Config) erro
 		return err
 	}
 	cfg.Kernel, cfg.KernelVersion, cfg.Modules = k.Path, k.Release, k.Modules
+	cfg.KernelMode = kernelMode(k.Mode, cfg.KernelArgs)
 	if cfg.Initrd == "" {
 		if cfg.Initramfs, err = initramfs.Cached(cache.Dir); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// kernelMode is the mode the kernel will run in: the one it supports,
+// unless the user's own seccomp= word (given to the kernel after corun's)
+// turns seccomp off.
+func kernelMode(supported string, kernelArgs []string) string {
+	for _, a := range slices.Backward(kernelArgs) {
+		if v, ok := strings.CutPrefix(a, "seccomp="); ok {
+			if v == "off" {
+				return runtime.Ptrace
+			}
+			break
+		}
+	}
+	return supported
 }
 
 // publish adds --publish ports to the first user-mode interface, making

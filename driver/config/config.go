@@ -40,13 +40,16 @@ type Config struct {
 
 	Kernel        string // guest kernel binary; "" means the cached runtime kernel
 	KernelVersion string // resolved: the kernel's release, for /lib/modules/<version>
-	Modules       string // resolved: host directory of the kernel's modules; "" for none
-	Initramfs     string // resolved: corun's coinit archive; unused when Initrd is set
-	Initrd        string // an initrd of the user's own instead of coinit
-	Root          string // guest root device; cobd.RootDevice by default
-	MemoryMiB     int    // 0 means the default
-	CPUs          int    // cpus=; 0 means one
-	ReadOnly      bool   // mount the root read-only ("ro")
+	// KernelMode is resolved for UML: how the kernel runs the guest's
+	// processes, "seccomp" (booted with seccomp=on) or "ptrace".
+	KernelMode string
+	Modules    string // resolved: host directory of the kernel's modules; "" for none
+	Initramfs  string // resolved: corun's coinit archive; unused when Initrd is set
+	Initrd     string // an initrd of the user's own instead of coinit
+	Root       string // guest root device; cobd.RootDevice by default
+	MemoryMiB  int    // 0 means the default
+	CPUs       int    // cpus=; 0 means one
+	ReadOnly   bool   // mount the root read-only ("ro")
 	// SysfsReadOnly mounts the guest's /sys read-only ("sysfs=ro"). systemd
 	// then boots as in a container: no udev, no device units. Under UML
 	// nothing is hot-plugged, and udev's coldplug is seconds of boot.

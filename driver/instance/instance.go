@@ -37,15 +37,18 @@ const (
 
 // Record is what the registry knows about an instance.
 type Record struct {
-	Name    string    `json:"name"`
-	Monitor string    `json:"monitor"`          // the backend running it
-	Kernel  string    `json:"kernel,omitempty"` // the guest kernel's release
-	PID     int       `json:"pid"`              // the monitor's PID-1 helper, leading its process group
-	Owner   int       `json:"owner"`            // the corun process running it
-	Image   string    `json:"image"`            // cobd0
-	Started time.Time `json:"started"`          // when the guest was started
-	State   string    `json:"state"`
-	Reason  string    `json:"reason,omitempty"` // how a dead instance ended, when known
+	Name    string `json:"name"`
+	Monitor string `json:"monitor"`          // the backend running it
+	Kernel  string `json:"kernel,omitempty"` // the guest kernel's release
+	// KernelMode is how a UML kernel runs the guest's processes:
+	// "seccomp" or "ptrace".
+	KernelMode string    `json:"kernel_mode,omitempty"`
+	PID        int       `json:"pid"`     // the monitor's PID-1 helper, leading its process group
+	Owner      int       `json:"owner"`   // the corun process running it
+	Image      string    `json:"image"`   // cobd0
+	Started    time.Time `json:"started"` // when the guest was started
+	State      string    `json:"state"`
+	Reason     string    `json:"reason,omitempty"` // how a dead instance ended, when known
 	// Confinement is what confines the guest's monitor, once it runs.
 	Confinement *confine.Status `json:"confinement,omitempty"`
 	Dir         string          `json:"-"` // the instance directory

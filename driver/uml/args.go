@@ -14,6 +14,7 @@ import (
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/x11"
 	"github.com/colinux-ng/colinux/pkg/cobd"
+	"github.com/colinux-ng/colinux/runtime"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
 
@@ -59,6 +60,12 @@ func args(m *config.Config, dir string, display *x11.Forwarder) []string {
 		// whether to boot again.
 		"noreboot",
 		"quiet", "loglevel=3",
+	}
+	if m.KernelMode == runtime.Seccomp {
+		// Guest processes trap their own system calls: about half the
+		// cost of a ptrace round trip. A seccomp=off among the user's
+		// kernel words, which come later, wins.
+		a = append(a, "seccomp=on")
 	}
 	for _, d := range m.Disks {
 		switch {
