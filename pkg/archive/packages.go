@@ -41,7 +41,7 @@ func (p *Package) String() string { return p.Name + " " + p.Version }
 // ParsePackages reads a Packages file; name labels errors.
 func ParsePackages(r io.Reader, name string) ([]*Package, error) {
 	var out []*Package
-	err := parseParagraphs(r, name, func(para Paragraph, line int) error {
+	err := scanParagraphs(r, name, packageFields, func(para Paragraph, line int) error {
 		p, err := packageFrom(para)
 		if err != nil {
 			return fmt.Errorf("%s:%d: %w", name, line, err)
@@ -50,6 +50,13 @@ func ParsePackages(r io.Reader, name string) ([]*Package, error) {
 		return nil
 	})
 	return out, err
+}
+
+// packageFields are the fields packageFrom reads, in lower case.
+var packageFields = map[string]bool{
+	"package": true, "version": true, "architecture": true, "depends": true, "pre-depends": true,
+	"provides": true, "essential": true, "priority": true, "filename": true, "size": true,
+	"sha256": true, "multi-arch": true,
 }
 
 func packageFrom(f Paragraph) (*Package, error) {
