@@ -10,8 +10,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz"
 
 	"github.com/colinux-ng/colinux/pkg/archive"
@@ -41,28 +43,53 @@ func fileHash(data []byte) archive.FileHash {
 	return archive.FileHash{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 }
 
-// TestLoadIndex: the first load fetches Packages.xz and parses it while
+// TestLoadIndex: the first load fetches the compressed index (Packages.gz
+// where the Release lists it, else Packages.xz) and parses it while
 // decompressing, the second reads the decompressed file from the cache,
 // and a decompressed file that differs from the Release is refused.
 func TestLoadIndex(t *testing.T) {
-	var xzData bytes.Buffer
+	var xzData, gzData bytes.Buffer
 	w, _ := xz.NewWriter(&xzData)
 	w.Write([]byte(fixturePackages))
 	w.Close()
+	zw := gzip.NewWriter(&gzData)
+	zw.Write([]byte(fixturePackages))
+	zw.Close()
+	for _, ext := range []string{".xz", ".gz"} {
+		t.Run(ext, func(t *testing.T) {
+			t.Parallel()
+			testLoadIndex(t, ext, map[string][]byte{".xz": xzData.Bytes(), ".gz": gzData.Bytes()})
+		})
+	}
+}
+
+func testLoadIndex(t *testing.T, ext string, compressed map[string][]byte) {
+	var (
+		mu     sync.Mutex
+		served []string
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/dists/bookworm/main/binary-amd64/Packages.xz" {
+		e := filepath.Ext(r.URL.Path)
+		if r.URL.Path != "/dists/bookworm/main/binary-amd64/Packages"+e || compressed[e] == nil {
 			http.NotFound(rw, r)
 			return
 		}
-		rw.Write(xzData.Bytes())
+		mu.Lock()
+		served = append(served, e)
+		mu.Unlock()
+		rw.Write(compressed[e])
 	}))
+	defer srv.Close()
 	newClient := func() *archive.Client {
 		return &archive.Client{Mirror: srv.URL, Suite: "bookworm", Components: []string{"main"}, Arch: "amd64", CacheDir: t.TempDir()}
 	}
 	rel := &archive.Release{Files: map[string]archive.FileHash{
 		"main/binary-amd64/Packages":    fileHash([]byte(fixturePackages + "\n")),
-		"main/binary-amd64/Packages.xz": fileHash(xzData.Bytes()),
+		"main/binary-amd64/Packages.xz": fileHash(compressed[".xz"]),
 	}}
+	if ext == ".gz" {
+		rel.Files["main/binary-amd64/Packages.gz"] = fileHash(compressed[".gz"])
+	}
 	if _, err := loadIndex(context.Background(), newClient(), rel); !errors.Is(err, archive.ErrChecksum) {
 		t.Fatalf("index differing from the Release: %v, want ErrChecksum", err)
 	}
@@ -84,5 +111,10 @@ func TestLoadIndex(t *testing.T) {
 		if data, err := os.ReadFile(cached); err != nil || string(data) != fixturePackages {
 			t.Fatalf("%s: decompressed index not cached: %v", pass, err)
 		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(served) != 2 || served[0] != ext || served[1] != ext {
+		t.Fatalf("downloaded %q, want the %s index twice", served, ext)
 	}
 }
