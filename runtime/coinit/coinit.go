@@ -18,10 +18,16 @@ import (
 
 // Share is a cofs directory to mount in the guest.
 type Share struct {
-	Source   string `json:"source"` // path below the hostfs root, which the host confines
-	Target   string `json:"target"` // mount point inside the guest root
+	// Source is the path below the hostfs root, which the host confines,
+	// or for virtiofs the device's tag.
+	Source   string `json:"source"`
+	FSType   string `json:"fstype,omitempty"` // "" is hostfs (UML); ShareVirtiofs under QEMU
+	Target   string `json:"target"`           // mount point inside the guest root
 	ReadOnly bool   `json:"ro,omitempty"`
 }
+
+// ShareVirtiofs is the file system type of a QEMU guest's shares.
+const ShareVirtiofs = "virtiofs"
 
 // Config tells coinit what to do. The host passes it on the kernel command
 // line as Param=<base64url JSON>, which the kernel hands to /init in its

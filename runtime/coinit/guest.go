@@ -163,7 +163,13 @@ func mountShare(s Share) error {
 	if s.ReadOnly {
 		flags = unix.MS_RDONLY
 	}
-	if err := unix.Mount("none", target, "hostfs", flags, s.Source); err != nil {
+	var err error
+	if s.FSType == ShareVirtiofs {
+		err = unix.Mount(s.Source, target, ShareVirtiofs, flags, "")
+	} else {
+		err = unix.Mount("none", target, "hostfs", flags, s.Source)
+	}
+	if err != nil {
 		return fmt.Errorf("mount cofs %s on %s: %w", s.Source, s.Target, err)
 	}
 	return nil
