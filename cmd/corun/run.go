@@ -202,6 +202,9 @@ func guest(c *cli.Context, settings, command []string) (*config.Config, error) {
 			warn(fmt.Sprintf("x11: %s holds no cookie for display %s; guest clients get in only if the host's X server lets corun's user in without one", x11.AuthorityFile(), f.Display))
 		}
 	}
+	if err := resolveVirtiofsd(c.Context, c, cfg); err != nil {
+		return nil, err
+	}
 	if err := driver.Prepare(cfg); err != nil {
 		return nil, err
 	}
@@ -229,6 +232,25 @@ func chooseMonitor(cfg *config.Config) {
 }
 
 func warn(msg string) { fmt.Fprintln(os.Stderr, "corun: warning:", msg) }
+
+// resolveVirtiofsd finds virtiofsd for a QEMU guest's cofs shares: the
+// host's, or one fetched into the runtime cache on first use.
+func resolveVirtiofsd(ctx context.Context, c *cli.Context, cfg *config.Config) error {
+	if cfg.Monitor != qemu.Name || len(cfg.Shares) == 0 || len(cfg.Virtiofsd) > 0 {
+		return nil
+	}
+	cache, err := runtime.DefaultCache()
+	if err != nil {
+		return err
+	}
+	// --suite picks the kernel's release; virtiofsd comes from a
+	// release that has it.
+	cfg.Virtiofsd, err = cache.EnsureVirtiofsd(ctx, runtime.Source{Mirror: c.String("mirror")})
+	if err != nil {
+		return fmt.Errorf("cofs under QEMU: %w", err)
+	}
+	return nil
+}
 
 // resolveKernel fills in the kernel (kernel=, or the cached one, fetched
 // on first use) and corun's initramfs.

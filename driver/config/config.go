@@ -46,10 +46,13 @@ type Config struct {
 	Modules    string // resolved: host directory of the kernel's modules; "" for none
 	Initramfs  string // resolved: corun's coinit archive; unused when Initrd is set
 	Initrd     string // an initrd of the user's own instead of coinit
-	Root       string // guest root device; cobd.RootDevice by default
-	MemoryMiB  int    // 0 means the default
-	CPUs       int    // cpus=; 0 means one
-	ReadOnly   bool   // mount the root read-only ("ro")
+	// Virtiofsd is resolved for QEMU's cofs shares: the command running
+	// virtiofsd (see runtime.Cache.EnsureVirtiofsd).
+	Virtiofsd []string
+	Root      string // guest root device; cobd.RootDevice by default
+	MemoryMiB int    // 0 means the default
+	CPUs      int    // cpus=; 0 means one
+	ReadOnly  bool   // mount the root read-only ("ro")
 	// SysfsReadOnly mounts the guest's /sys read-only ("sysfs=ro"). systemd
 	// then boots as in a container: no udev, no device units. Under UML
 	// nothing is hot-plugged, and udev's coldplug is seconds of boot.

@@ -98,6 +98,7 @@ func args(m *config.Config, dir, initramfs string, kvm bool, display *x11.Forwar
 		}
 		a = append(a, "-drive", drive, "-device", fmt.Sprintf("virtio-blk-pci,drive=cobd%d,serial=cobd%d", d.Index, d.Index))
 	}
+	a = append(a, shareArgs(m, dir, mem)...)
 	fd := fdNICs
 	for _, nic := range m.NICs {
 		var netdev string
@@ -140,6 +141,7 @@ func coinitConfig(m *config.Config, display *x11.Forwarder) coinit.Config {
 	c := coinit.Config{
 		Root: m.Root, ReadOnly: m.ReadOnly, SysfsReadOnly: m.SysfsReadOnly, Command: m.Command,
 		Console: "/dev/" + consoleTTY, Status: "/dev/" + statusTTY,
+		Shares: coinitShares(m),
 	}
 	for _, nic := range m.NICs {
 		if nic.Mode == config.Slirp && len(m.Command) > 0 {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -34,13 +35,14 @@ func init() { driver.Register(Name, Backend{}) }
 // and status requests go through QMP.
 type Backend struct{}
 
-// ErrNoCofs: cofs is not there yet under QEMU.
-var ErrNoCofs = errors.New("cofs is not available under --monitor qemu yet: Debian 12's cloud kernel has no 9p, and virtiofsd is packaged from Debian 13 on; use --monitor uml for cofs")
+// ErrNoVirtiofsd: cofs shares need virtiofsd, which the caller resolves
+// (runtime.Cache.EnsureVirtiofsd) into the configuration.
+var ErrNoVirtiofsd = errors.New("cofs under --monitor qemu needs virtiofsd, and none was found or fetched")
 
 // Prepare checks what this backend cannot do.
 func (Backend) Prepare(cfg *config.Config) error {
-	if len(cfg.Shares) > 0 {
-		return ErrNoCofs
+	if len(cfg.Shares) > 0 && len(cfg.Virtiofsd) == 0 {
+		return ErrNoVirtiofsd
 	}
 	for _, nic := range cfg.NICs {
 		if nic.Mode != config.Slirp && nic.Mode != config.TAP {
@@ -108,6 +110,11 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 	if err := prepareOverlays(ctx, inst); err != nil {
 		return driver.Result{}, err
 	}
+	stopShares, err := startShares(ctx, inst)
+	if err != nil {
+		return driver.Result{}, err
+	}
+	defer stopShares()
 	var hostEnds, guestEnds []*os.File
 	defer func() { closeAll(hostEnds) }()
 	for _, name := range []string{"console", "status", "qmp"} {
@@ -282,7 +289,11 @@ func withModules(inst *driver.Instance) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		mods, err := tree.Resolve(Modules...)
+		names := Modules
+		if len(cfg.Shares) > 0 {
+			names = append(slices.Clip(names), shareModule)
+		}
+		mods, err := tree.Resolve(names...)
 		if err != nil {
 			return "", fmt.Errorf("guest kernel %s: %w", cfg.KernelVersion, err)
 		}

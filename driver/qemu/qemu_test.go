@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -242,10 +243,81 @@ func TestCrash(t *testing.T) {
 	}
 }
 
-// TestPrepare: what QEMU cannot do yet is refused before anything starts.
+// TestPrepare: cofs without a virtiofsd is refused before anything
+// starts.
 func TestPrepare(t *testing.T) {
 	err := Backend{}.Prepare(&config.Config{Shares: []config.Share{{Index: 0, Path: "/tmp"}}})
-	if !errors.Is(err, ErrNoCofs) {
-		t.Errorf("cofs: %v, want ErrNoCofs", err)
+	if !errors.Is(err, ErrNoVirtiofsd) {
+		t.Errorf("cofs: %v, want ErrNoVirtiofsd", err)
+	}
+}
+
+// virtiofsd returns the host's virtiofsd or one fetched into the runtime
+// cache, skipping as guest does without a mirror.
+func virtiofsd(t *testing.T) []string {
+	t.Helper()
+	cache, err := runtime.DefaultCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd, err := cache.EnsureVirtiofsd(ctx, runtime.Source{})
+	if err != nil {
+		var se *archive.StatusError
+		if os.Getenv("CI") != "true" && !errors.As(err, &se) && !errors.Is(err, archive.ErrSignature) {
+			t.Skipf("no virtiofsd: %v", err)
+		}
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// TestCofs: a share read and written through virtiofs, nothing outside
+// it reachable, and a ,ro share that refuses writes even when the guest
+// remounts it read-write (virtiofsd --readonly on the host side).
+func TestCofs(t *testing.T) {
+	t.Parallel()
+	vfs := virtiofsd(t)
+	dir := t.TempDir()
+	img := umltest.Image(t, dir, nil)
+	share := filepath.Join(dir, "share")
+	ro := filepath.Join(dir, "ro")
+	for _, d := range []string{share, ro} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(share, "in.txt"), []byte("from host\n"), 0o644)
+	os.WriteFile(filepath.Join(ro, "ro.txt"), []byte("read-only\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("outside\n"), 0o644)
+	script := `cat /mnt/cofs0/in.txt > /mnt/cofs0/out.txt
+cat /mnt/cofs0/../secret /mnt/cofs0/../../secret 2>/dev/null && echo ESCAPED
+cat /data/ro.txt
+touch /data/x 2>/dev/null && echo WROTE-RO
+mount -o remount,rw /data 2>/dev/null; touch /data/y 2>/dev/null && echo WROTE-REMOUNTED
+exit 0`
+	res, out, err := boot(t, &config.Config{
+		Disks: []config.Disk{{Index: 0, Path: img}}, Virtiofsd: vfs,
+		Shares: []config.Share{{Index: 0, Path: share, Target: "/mnt/cofs0"},
+			{Index: 1, Path: ro, Target: "/data", ReadOnly: true}},
+		Command: []string{"sh", "-c", script},
+	}, 0)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%+v %q %v", res, out, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(share, "out.txt")); err != nil || string(got) != "from host\n" {
+		t.Errorf("file back from the guest: %q, %v", got, err)
+	}
+	if strings.Contains(out, "outside") || strings.Contains(out, "ESCAPED") {
+		t.Errorf("the guest reached a file outside the share: %q", out)
+	}
+	if !strings.Contains(out, "read-only\n") || strings.Contains(out, "WROTE-") {
+		t.Errorf("read-only share: %q", out)
+	}
+	for _, f := range []string{"x", "y"} {
+		if _, err := os.Stat(filepath.Join(ro, f)); err == nil {
+			t.Errorf("the guest wrote %s to a read-only share", f)
+		}
 	}
 }
