@@ -226,22 +226,11 @@ func lookupKernel(ix *archive.Index, name string) (*archive.Package, error) {
 // complete.
 func (c Cache) unpack(ctx context.Context, fl flavor, debPath, version string) error {
 	base := filepath.Join(c.Dir, fl.sub)
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(base, ".unpack-*")
+	tmp, err := extractDebs(ctx, base, debPath)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	deb, err := archive.OpenDeb(debPath)
-	if err != nil {
-		return err
-	}
-	defer deb.Close()
-	if _, err := deb.ExtractData(ctx, tmp, archive.ExtractOptions{Unprivileged: true}); err != nil {
-		return err
-	}
 	kernels, _ := filepath.Glob(filepath.Join(tmp, fl.kernel))
 	if len(kernels) != 1 {
 		return fmt.Errorf("the package holds %d files matching %s, want one", len(kernels), fl.kernel)

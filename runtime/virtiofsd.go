@@ -154,30 +154,42 @@ func libraryClosure(ix *archive.Index, name string) ([]*archive.Package, error) 
 // unpackTogether extracts the .debs into one tree beside dest and renames
 // it into place, so that a cache entry is complete or absent.
 func unpackTogether(ctx context.Context, base, dest string, debs []string) error {
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(base, ".unpack-*")
+	tmp, err := extractDebs(ctx, base, debs...)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	for _, p := range debs {
-		deb, err := archive.OpenDeb(p)
-		if err != nil {
-			return err
-		}
-		_, err = deb.ExtractData(ctx, tmp, archive.ExtractOptions{Unprivileged: true})
-		deb.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", filepath.Base(p), err)
-		}
-	}
 	if _, err := virtiofsdCommand(tmp); err != nil {
 		return err
 	}
 	os.RemoveAll(dest) // an incomplete entry of the same version
 	return os.Rename(tmp, dest)
+}
+
+// extractDebs unpacks the .debs' data into a new directory in base, which
+// the caller removes.
+func extractDebs(ctx context.Context, base string, debs ...string) (string, error) {
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(base, ".unpack-*")
+	if err != nil {
+		return "", err
+	}
+	for _, p := range debs {
+		deb, err := archive.OpenDeb(p)
+		if err != nil {
+			os.RemoveAll(tmp)
+			return "", err
+		}
+		_, err = deb.ExtractData(ctx, tmp, archive.ExtractOptions{Unprivileged: true})
+		deb.Close()
+		if err != nil {
+			os.RemoveAll(tmp)
+			return "", fmt.Errorf("%s: %w", filepath.Base(p), err)
+		}
+	}
+	return tmp, nil
 }
 
 // virtiofsdCommand returns the command running the virtiofsd unpacked in
