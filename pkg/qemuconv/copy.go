@@ -144,11 +144,13 @@ func copyThrough(src imagefmt.Disk, off int64, c imagefmt.Extent, buf []byte, ds
 		return fmt.Errorf("read disk at offset %d: %w", off+c.Offset, err)
 	}
 	// Blocks are aligned to the output, not the piece, so that holes land
-	// on filesystem block boundaries of the output file.
+	// on filesystem block boundaries of the output file. The output starts
+	// empty, so zeros need no writing even in a block the piece covers only
+	// in part (its other part belongs to the neighbouring piece).
 	runStart := -1
 	for i := 0; i < len(buf); {
 		end := min(len(buf), i+holeSize-int((c.Offset+int64(i))%holeSize))
-		zero := end-i == holeSize && bytes.Equal(buf[i:end], zeroBlock)
+		zero := bytes.Equal(buf[i:end], zeroBlock[:end-i])
 		switch {
 		case !zero && runStart < 0:
 			runStart = i
@@ -174,14 +176,17 @@ func writeRun(dst *os.File, b []byte, at int64) error {
 }
 
 // chunksOf clips the extents to [off, off+n), shifts them to output
-// coordinates and splits them at chunkSize boundaries of the output.
+// coordinates and splits them at chunkSize boundaries of the source: a
+// source's clusters and blocks are aligned there, so that no compressed
+// cluster straddles two chunks and is decompressed twice (a partition at
+// sector 63 is aligned to no cluster of the disk).
 func chunksOf(extents []imagefmt.Extent, off, n int64) []imagefmt.Extent {
 	var chunks []imagefmt.Extent
 	for _, e := range extents {
 		start := max(e.Offset, off) - off
 		end := min(e.Offset+e.Length, off+n) - off
 		for start < end {
-			next := min(end, (start/chunkSize+1)*chunkSize)
+			next := min(end, ((off+start)/chunkSize+1)*chunkSize-off)
 			chunks = append(chunks, imagefmt.Extent{Offset: start, Length: next - start})
 			start = next
 		}

@@ -96,3 +96,25 @@ func TestCopyRangeCancelled(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
+
+// TestChunksAlignToSource checks that chunks end on chunkSize boundaries
+// of the source, where its clusters are aligned, even for a range that
+// starts at sector 63: a compressed cluster cut by a chunk boundary would
+// be decompressed twice.
+func TestChunksAlignToSource(t *testing.T) {
+	const off = 63 * 512
+	chunks := chunksOf([]imagefmt.Extent{{Offset: 0, Length: 4 << 20}}, off, 4<<20-off)
+	if len(chunks) != 4 {
+		t.Fatalf("got %d chunks, want 4: %v", len(chunks), chunks)
+	}
+	next := int64(0)
+	for _, c := range chunks {
+		if c.Offset != next {
+			t.Fatalf("chunk at %d, want %d (chunks %v)", c.Offset, next, chunks)
+		}
+		if end := off + c.Offset + c.Length; end%chunkSize != 0 {
+			t.Fatalf("chunk ends at source offset %d, not on a %d-byte boundary", end, chunkSize)
+		}
+		next = c.Offset + c.Length
+	}
+}
