@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -58,27 +59,24 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 		progress(n - data) // holes need no work
 	}
 
+	// Workers take the next chunk from a shared counter rather than from a
+	// feeding goroutine: no hand-off per chunk, which on a loaded machine
+	// costs a trip through the run queue each time.
 	g, ctx := errgroup.WithContext(ctx)
-	work := make(chan imagefmt.Extent)
-	g.Go(func() error {
-		defer close(work)
-		for _, c := range chunks {
-			select {
-			case work <- c:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	})
+	var next atomic.Int64
 	pool := sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 	mapper, _ := src.(imagefmt.Mapper)
 	for range max(2, runtime.NumCPU()) {
 		g.Go(func() error {
-			for c := range work {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(chunks)) {
+					return nil
+				}
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				c := chunks[i]
 				bp := pool.Get().(*[]byte)
 				err := copyChunk(src, mapper, off, c, *bp, dst)
 				pool.Put(bp)
@@ -90,7 +88,6 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 					progress(c.Length)
 				}
 			}
-			return nil
 		})
 	}
 	return g.Wait()
