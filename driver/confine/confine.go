@@ -40,6 +40,11 @@ type Policy struct {
 	// Optional paths are left out when they do not exist (say,
 	// /dev/random on a minimal host); the others must exist.
 	Optional []string `json:"optional,omitempty"`
+	// NoRandomize starts the program with address space randomization
+	// off (ADDR_NO_RANDOMIZE). UML kernels from 6.16 on want that and,
+	// started without it, re-execute themselves through /proc/self/exe,
+	// which the jail has not got.
+	NoRandomize bool `json:"noRandomize,omitempty"`
 }
 
 // Status says which confinement is in force for a started process.

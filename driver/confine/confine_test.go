@@ -2,6 +2,7 @@ package confine
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("CONFINE_TEST_PERSONALITY") != "" { // TestNoRandomize's program
+		p, err := personality(0xffffffff)
+		fmt.Printf("%#x %v\n", p&addrNoRandomize, err)
+		os.Exit(0)
+	}
 	Init()
 	os.Exit(m.Run())
 }
@@ -50,6 +56,34 @@ func run(t *testing.T, c cmd) (Status, string, error) {
 	}
 	err = x.Wait()
 	return st, out.String(), err
+}
+
+// NoRandomize reaches the confined program, and only when asked for.
+func TestNoRandomize(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, on := range []bool{false, true} {
+		l, err := Wrap(Policy{Exec: []string{self}, NoRandomize: on}, Plan(true), self, []string{self}, []string{"CONFINE_TEST_PERSONALITY=1"}, 3)
+		if err != nil {
+			t.Fatalf("wrap: %v", err)
+		}
+		var out bytes.Buffer
+		x := exec.Command(l.Path)
+		x.Args, x.Env, x.ExtraFiles, x.Stdout, x.Stderr = l.Args, l.Env, l.ExtraFiles, &out, &out
+		x.SysProcAttr = &syscall.SysProcAttr{Cloneflags: l.Cloneflags, UidMappings: l.UidMappings, GidMappings: l.GidMappings}
+		if err := x.Start(); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		_, err = l.Started()
+		werr := x.Wait()
+		l.Close()
+		want := map[bool]string{false: "0x0 <nil>", true: fmt.Sprintf("%#x <nil>", addrNoRandomize)}[on]
+		if err != nil || werr != nil || strings.TrimSpace(out.String()) != want {
+			t.Errorf("NoRandomize %v: %v, %v, %q; want %q", on, err, werr, out.String(), want)
+		}
+	}
 }
 
 // TestPolicy: what the policy names is readable (and writable where it

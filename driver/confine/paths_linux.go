@@ -44,13 +44,14 @@ func elfDeps(path string) ([]string, error) {
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
+		dirs := append(runPath(f, file), libDirs...)
 		for _, lib := range libs {
 			if seen[lib] {
 				continue
 			}
 			seen[lib] = true
 			found := ""
-			for _, d := range libDirs {
+			for _, d := range dirs {
 				if p := filepath.Join(d, lib); exists(p) {
 					found = p
 					break
@@ -73,6 +74,28 @@ func elfDeps(path string) ([]string, error) {
 		deps = append(deps, "/etc/ld.so.cache")
 	}
 	return deps, nil
+}
+
+// runPath is where the program's own RUNPATH (or older RPATH) sends the
+// loader first, $ORIGIN being its directory: a kernel= binary pointed at
+// a newer glibc than the host's, say.
+func runPath(f *elf.File, file string) []string {
+	var dirs []string
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		vals, _ := f.DynString(tag)
+		for _, v := range vals {
+			for _, d := range strings.Split(v, ":") {
+				d = strings.ReplaceAll(strings.ReplaceAll(d, "${ORIGIN}", "$ORIGIN"), "$ORIGIN", filepath.Dir(file))
+				if filepath.IsAbs(d) {
+					dirs = append(dirs, d)
+				}
+			}
+		}
+		if len(dirs) > 0 {
+			break // with a RUNPATH, the loader ignores RPATH
+		}
+	}
+	return dirs
 }
 
 func exists(p string) bool {
@@ -126,7 +149,7 @@ type resolved struct {
 }
 
 func (p Policy) resolve() (resolved, error) {
-	r := resolved{Links: map[string]string{}}
+	r := resolved{Policy: Policy{NoRandomize: p.NoRandomize}, Links: map[string]string{}}
 	var exec []string
 	for _, prog := range p.Exec {
 		deps, err := elfDeps(prog)

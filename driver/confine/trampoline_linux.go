@@ -53,9 +53,33 @@ func trampoline(encoded string) int {
 		return fail(err)
 	}
 	st.Landlock = abi
+	if s.Policy.NoRandomize {
+		// The personality is this thread's, and the exec keeps it.
+		cur, err := personality(0xffffffff)
+		if err == nil {
+			_, err = personality(uintptr(cur) | addrNoRandomize)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("personality: %w", err))
+		}
+	}
 	b, _ := json.Marshal(st)
 	fmt.Fprintf(report, "ok %s\n", b)
 	return fail(syscall.Exec(s.Path, s.Args, s.Env))
+}
+
+// addrNoRandomize is the personality flag that turns off address space
+// randomization (linux/personality.h).
+const addrNoRandomize = 0x0040000
+
+// personality sets the calling thread's execution domain and returns the
+// previous one; 0xffffffff only asks.
+func personality(p uintptr) (int, error) {
+	r, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, p, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
 }
 
 // dropTo sets the calling thread's uid and gid, with no supplementary
