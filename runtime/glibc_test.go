@@ -131,28 +131,30 @@ func TestRunsOn(t *testing.T) {
 	}
 }
 
-// umlMode finds the seccomp= boot option wherever it lies, also across
-// the reader's chunks, and not in a kernel without it.
-func TestUMLMode(t *testing.T) {
+// umlTraits finds the seccomp= boot option and the re-exec message
+// wherever they lie, also across the reader's chunks, and not in a
+// kernel without them.
+func TestUMLTraits(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	for _, at := range []int{0, 1<<20 - 5, 1 << 20, 3<<20 + 7} {
 		p := filepath.Join(dir, "k"+strconv.Itoa(at))
 		data := make([]byte, 4<<20)
 		copy(data[at:], seccompOption)
+		copy(data[(at+(2<<20))%(4<<20-32):], reexecMessage)
 		os.WriteFile(p, data, 0o755)
-		if m := umlMode(p); m != Seccomp {
-			t.Errorf("option at %d: mode %s", at, m)
+		if m, nr := umlTraits(p); m != Seccomp || !nr {
+			t.Errorf("option at %d: mode %s, no-randomize %v", at, m, nr)
 		}
 	}
 	p := filepath.Join(dir, "help-only")
-	os.WriteFile(p, []byte("op=seccomp-logging\x00seccomp=<on/auto/off>\x00"), 0o755)
-	if m := umlMode(p); m != Ptrace {
-		t.Errorf("no option: mode %s", m)
+	os.WriteFile(p, []byte("op=seccomp-logging\x00seccomp=<on/auto/off>\x00readlink failure: %s\x00"), 0o755)
+	if m, nr := umlTraits(p); m != Ptrace || nr {
+		t.Errorf("neither: mode %s, no-randomize %v", m, nr)
 	}
 	if k, err := Override(UML, "/usr/bin/linux.uml"); err == nil {
-		if want := umltest.Mode(k.Release); k.Mode != want {
-			t.Errorf("installed kernel %s: mode %s, want %s", k.Release, k.Mode, want)
+		if want := umltest.Mode(k.Release); k.Mode != want || k.NoRandomize != (want == Seccomp) {
+			t.Errorf("installed kernel %s: mode %s, no-randomize %v; want %s", k.Release, k.Mode, k.NoRandomize, want)
 		}
 	}
 }

@@ -31,6 +31,10 @@ type Kernel struct {
 	// Mode is how a UML kernel runs its processes: Seccomp where it
 	// supports that (faster syscalls), else Ptrace; "" for QEMU.
 	Mode string
+	// NoRandomize: the UML kernel wants address space randomization off
+	// and re-executes itself through /proc/self/exe to get it, unless
+	// started so.
+	NoRandomize bool
 }
 
 // Cache is the runtime directory.
@@ -98,7 +102,7 @@ func (c Cache) load(fl flavor, version string) (Kernel, bool) {
 		return k, false
 	}
 	if fl.monitor == UML {
-		k.Mode = umlMode(k.Path)
+		k.Mode, k.NoRandomize = umlTraits(k.Path)
 	}
 	releases, _ := os.ReadDir(filepath.Join(dir, modulesDir))
 	if len(releases) == 1 {
@@ -154,7 +158,8 @@ func Override(monitor, path string) (Kernel, error) {
 	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
 		return Kernel{}, fmt.Errorf("kernel %s is not an executable file", path)
 	}
-	k := Kernel{Monitor: UML, Path: abs, Mode: umlMode(abs)}
+	k := Kernel{Monitor: UML, Path: abs}
+	k.Mode, k.NoRandomize = umlTraits(abs)
 	// A User-mode Linux kernel prints its release and exits; anything else
 	// fails later, at boot, with the kernel's own output. Its modules are
 	// where Debian installs them beside the binary.

@@ -22,33 +22,46 @@ const (
 // without seccomp mode do not have it.
 var seccompOption = []byte("\x00seccomp=\x00")
 
-// umlMode is the fastest mode the UML kernel at path supports, found by
-// reading the binary rather than running it: a kernel the host cannot
-// run is then still described.
-func umlMode(path string) string {
+// reexecMessage is what UML kernels from 6.16 on print when they cannot
+// find /proc/self/exe to re-execute themselves with address space
+// randomization off; kernels that do not do that lack it.
+var reexecMessage = []byte("\x00readlink failure\x00")
+
+// umlTraits reads from the UML kernel binary at path the fastest mode it
+// supports, and whether it wants to run with address space randomization
+// off (it re-executes itself otherwise). Reading the binary rather than
+// running it describes a kernel the host cannot run too.
+func umlTraits(path string) (mode string, noRandomize bool) {
+	mode = Ptrace
 	f, err := os.Open(path)
 	if err != nil {
-		return Ptrace
+		return mode, false
 	}
 	defer f.Close()
-	if contains(f, seccompOption) {
-		return Seccomp
+	found := containsEach(f, seccompOption, reexecMessage)
+	if found[0] {
+		mode = Seccomp
 	}
-	return Ptrace
+	return mode, found[1]
 }
 
-// contains reports whether r holds needle, reading it in chunks.
-func contains(r io.Reader, needle []byte) bool {
+// containsEach reports which of needles r holds, reading it in chunks.
+func containsEach(r io.Reader, needles ...[]byte) []bool {
+	found := make([]bool, len(needles))
+	overlap := 0
+	for _, n := range needles {
+		overlap = max(overlap, len(n)-1)
+	}
 	buf := make([]byte, 1<<20)
 	keep := 0 // bytes carried over from the previous chunk
 	for {
 		n, err := io.ReadFull(r, buf[keep:])
-		if bytes.Contains(buf[:keep+n], needle) {
-			return true
+		for i, needle := range needles {
+			found[i] = found[i] || bytes.Contains(buf[:keep+n], needle)
 		}
 		if err != nil {
-			return false
+			return found
 		}
-		keep = copy(buf, buf[keep+n-(len(needle)-1):keep+n])
+		keep = copy(buf, buf[keep+n-overlap:keep+n])
 	}
 }

@@ -271,7 +271,7 @@ func resolveKernel(ctx context.Context, c *cli.Context, cfg *config.Config) erro
 		return err
 	}
 	cfg.Kernel, cfg.KernelVersion, cfg.Modules = k.Path, k.Release, k.Modules
-	cfg.KernelMode = kernelMode(k.Mode, cfg.KernelArgs)
+	cfg.KernelMode, cfg.KernelNoRandomize = kernelMode(k.Mode, cfg.KernelArgs), k.NoRandomize
 	if cfg.Initrd == "" {
 		if cfg.Initramfs, err = initramfs.Cached(cache.Dir); err != nil {
 			return err

@@ -43,9 +43,12 @@ type Config struct {
 	// KernelMode is resolved for UML: how the kernel runs the guest's
 	// processes, "seccomp" (booted with seccomp=on) or "ptrace".
 	KernelMode string
-	Modules    string // resolved: host directory of the kernel's modules; "" for none
-	Initramfs  string // resolved: corun's coinit archive; unused when Initrd is set
-	Initrd     string // an initrd of the user's own instead of coinit
+	// KernelNoRandomize is resolved for UML: start the kernel with
+	// address space randomization off, as it wants (runtime.Kernel).
+	KernelNoRandomize bool
+	Modules           string // resolved: host directory of the kernel's modules; "" for none
+	Initramfs         string // resolved: corun's coinit archive; unused when Initrd is set
+	Initrd            string // an initrd of the user's own instead of coinit
 	// Virtiofsd is resolved for QEMU's cofs shares: the command running
 	// virtiofsd (see runtime.Cache.EnsureVirtiofsd).
 	Virtiofsd []string

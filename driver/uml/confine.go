@@ -22,6 +22,9 @@ func policy(m *config.Config, dir, memDir string) *confine.Policy {
 		ReadWrite: []string{filepath.Join(dir, umlDir), memDir},
 		Devices:   []string{"/dev/null", "/dev/urandom", "/dev/random"},
 		Optional:  []string{"/dev/urandom", "/dev/random"},
+		// Without it, a newer kernel re-executes itself through
+		// /proc/self/exe, which the jail has not got.
+		NoRandomize: m.KernelNoRandomize,
 	}
 	if m.Modules != "" {
 		p.Read = append(p.Read, m.Modules)
