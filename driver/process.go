@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/confine"
 )
 
@@ -24,9 +25,17 @@ type Process struct {
 	// the instance's locks after them.
 	ExtraFiles []*os.File
 	// Policy is all the process may reach on the host (see start); nil
-	// starts it unconfined, for a backend that has none yet (qemu: no
-	// cofs there, and its policy is still to be written).
+	// starts it unconfined.
 	Policy *confine.Policy
+}
+
+// MonitorUID is the host uid the monitor process of cfg will run as
+// (files and TAP devices made for it belong to it).
+func MonitorUID(cfg *config.Config) int {
+	if cfg.Unconfined {
+		return os.Geteuid()
+	}
+	return confine.Probe().UID
 }
 
 // Proc is a started monitor process.

@@ -149,6 +149,7 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		Path: qemu, Args: args(cfg, inst.Dir, boot, kvm, inst.X11),
 		Stdout: logw, Stderr: logw,
 		ExtraFiles: guestEnds, // fdConsole, fdStatus, fdEvents, fdNICs…
+		Policy:     policy(cfg, qemu, inst.Dir, boot, kvm),
 	})
 	closeAll(guestEnds)
 	if errors.Is(err, driver.ErrStopped) {
@@ -371,7 +372,7 @@ func startNetworks(inst *driver.Instance) (stop func(), guestEnds []*os.File, er
 				return fail(fmt.Errorf("eth%d: %w", nic.Index, err))
 			}
 		case config.TAP:
-			t, err := conet.OpenTAP(conet.NICTAP(cfg.Name, nic), os.Geteuid()) // QEMU runs unconfined, as corun's user
+			t, err := conet.OpenTAP(conet.NICTAP(cfg.Name, nic), driver.MonitorUID(cfg))
 			if err != nil {
 				return fail(fmt.Errorf("eth%d: %w", nic.Index, err))
 			}

@@ -19,10 +19,9 @@ import (
 
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
-	"github.com/colinux-ng/colinux/driver/instance"
+	"github.com/colinux-ng/colinux/driver/confine"
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
-	"github.com/colinux-ng/colinux/driver/x11"
 	"github.com/colinux-ng/colinux/internal/testutil"
 	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/cobd"
@@ -31,7 +30,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	driver.MaybeInit() // the monitor's PID 1 is this binary, re-executed
+	driver.MaybeInit() // the monitor's PID 1 is this binary, re-executed,
+	confine.Init()     // and so is the trampoline that confines it
 	// The suite runs on TCG, which every host has: a KVM that passes the
 	// probe can still fail to boot Linux (nested setups), and the
 	// checks are about corun's devices, not the accelerator.
@@ -83,11 +83,12 @@ func guest(t *testing.T) (runtime.Kernel, string) {
 // returns the result, the console output and the driver's registry dir.
 func boot(t *testing.T, cfg *config.Config, stopAfter time.Duration) (driver.Result, string, error) {
 	t.Helper()
-	return bootWith(t, cfg, stopAfter, nil)
+	return bootWith(t, cfg, stopAfter, driver.Options{})
 }
 
-// bootWith boots with display as the X display of an x11=on guest.
-func bootWith(t *testing.T, cfg *config.Config, stopAfter time.Duration, display *x11.Forwarder) (driver.Result, string, error) {
+// bootWith boots with opts' registry (a temporary one if unset), X11
+// display and Ready callback; output and log are the test's.
+func bootWith(t *testing.T, cfg *config.Config, stopAfter time.Duration, opts driver.Options) (driver.Result, string, error) {
 	t.Helper()
 	k, arc := guest(t)
 	cfg.Monitor = Name
@@ -111,7 +112,11 @@ func bootWith(t *testing.T, cfg *config.Config, stopAfter time.Duration, display
 	}
 	start := time.Now()
 	logFile := dir + "/log"
-	res, err := driver.Run(ctx, cfg, driver.Options{Registry: instance.Registry{Dir: dir}, Output: &out, LogFile: logFile, X11: display})
+	if opts.Registry.Dir == "" {
+		opts.Registry.Dir = dir
+	}
+	opts.Output, opts.LogFile = &out, logFile
+	res, err := driver.Run(ctx, cfg, opts)
 	t.Logf("boot took %v", time.Since(start))
 	if b, _ := os.ReadFile(logFile); t.Failed() || err != nil {
 		log.Write(b)

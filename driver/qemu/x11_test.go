@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/driver/x11"
@@ -39,7 +40,7 @@ func TestX11(t *testing.T) {
 		X11:      true,
 		Snapshot: true,
 		Command:  []string{"sh", "-c", fmt.Sprintf(`echo "DISPLAY=$DISPLAY"; xclient fill %06x`, colour)},
-	}, 0, display)
+	}, 0, driver.Options{X11: display})
 	<-shown
 	if err != nil {
 		t.Fatal(err)

@@ -59,14 +59,6 @@ func policy(m *config.Config, dir, memDir string) *confine.Policy {
 	return p
 }
 
-// kernelUID is the host uid the kernel will run as.
-func kernelUID(m *config.Config) int {
-	if m.Unconfined {
-		return os.Geteuid()
-	}
-	return confine.Probe().UID
-}
-
 // memoryDir makes a directory for UML's memory files (its TMPDIR): on
 // /dev/shm when that is a tmpfs (UML maps the files; on disk, every page
 // would be written back), else in the temporary directory.

@@ -67,7 +67,7 @@ func startNetworks(inst *driver.Instance) (stop func(), err error) {
 				}
 			}(nic.Index)
 		case config.TAP:
-			t, err := conet.OpenTAP(conet.NICTAP(m.Name, nic), kernelUID(m))
+			t, err := conet.OpenTAP(conet.NICTAP(m.Name, nic), driver.MonitorUID(m))
 			if err != nil {
 				stop()
 				return nil, fmt.Errorf("eth%d: %w", nic.Index, err)

@@ -78,7 +78,7 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		return driver.Result{}, err
 	}
 	defer os.RemoveAll(memDir)
-	if err := giveScratch(kernelUID(cfg), memDir, filepath.Join(inst.Dir, umlDir)); err != nil {
+	if err := giveScratch(driver.MonitorUID(cfg), memDir, filepath.Join(inst.Dir, umlDir)); err != nil {
 		return driver.Result{}, err
 	}
 	stopNetworks, err := startNetworks(inst)
