@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command corun boots cobd images on a cooperative monitor (User-mode
 // Linux), with coLinux's key=value configuration. It parses flags and
 // settings; the driver package runs the guest.
