@@ -80,19 +80,34 @@ func TestRunCommand(t *testing.T) {
 
 // run --json reports which kernel ran and how: the installed kernel, in
 // the mode its release supports (ptrace before Linux 6.16), and ptrace
-// when the user turns seccomp off.
+// when the user turns seccomp off. CORUN_TEST_SECCOMP_KERNEL names a
+// kernel with seccomp mode that this host runs (on an older host, sid's
+// linux.uml with its interpreter and RUNPATH set to sid's libc6), booted
+// confined in that mode too.
 func TestRunJSON(t *testing.T) {
 	t.Parallel()
 	k := umltest.InstalledKernel(t)
 	img := umltest.Image(t, t.TempDir(), nil)
-	for _, c := range []struct {
-		extra []string
-		mode  string
-	}{
-		{nil, umltest.Mode(k.Version)},
-		{[]string{"seccomp=off"}, "ptrace"},
-	} {
-		args := append([]string{"run", "--json", "--snapshot", img, kernelArg(t)}, c.extra...)
+	type runCase struct {
+		kernel, version string
+		extra           []string
+		mode            string
+	}
+	cases := []runCase{
+		{k.Path, k.Version, nil, umltest.Mode(k.Version)},
+		{k.Path, k.Version, []string{"seccomp=off"}, "ptrace"},
+	}
+	if p := os.Getenv("CORUN_TEST_SECCOMP_KERNEL"); p != "" {
+		out, err := exec.Command(p, "--version").Output()
+		if err != nil {
+			t.Fatalf("CORUN_TEST_SECCOMP_KERNEL: %s --version: %v", p, err)
+		}
+		v := strings.TrimSpace(string(out))
+		cases = append(cases, runCase{p, v, nil, "seccomp"})
+	}
+	for _, c := range cases {
+		k := umltest.Kernel{Path: c.kernel, Version: c.version}
+		args := append([]string{"run", "--json", "--snapshot", img, "kernel=" + c.kernel}, c.extra...)
 		_, errOut, code := run(t, append(args, "--", "sh", "-c", "exit 4")...)
 		lines := strings.Split(strings.TrimSpace(errOut), "\n")
 		var r runReport
