@@ -14,7 +14,7 @@
 #
 # Caches:
 #   cold: coimage gets an empty --cache directory, so it downloads InRelease,
-#         Packages.xz and every .deb. mmdebstrap has no cache of its own
+#         Packages.gz and every .deb. mmdebstrap has no cache of its own
 #         between runs: it downloads indices and every .deb.
 #   warm: coimage keeps its cache: verified .debs, the verified decompressed
 #         Packages file (InRelease is always fetched and checked) and the
