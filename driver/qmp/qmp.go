@@ -15,6 +15,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -149,8 +150,13 @@ func (c *Client) read(greeting chan<- error) {
 		}
 	}
 	c.err = sc.Err()
-	if c.err == nil {
+	switch {
+	case c.err == nil:
 		c.err = ErrClosed
+	case errors.Is(c.err, syscall.ECONNRESET):
+		// QEMU exiting (quit) with our last bytes unread resets the
+		// connection instead of ending it: closed all the same.
+		c.err = fmt.Errorf("%w: %w", ErrClosed, c.err)
 	}
 	if first {
 		greeting <- c.err
