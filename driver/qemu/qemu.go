@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 	"syscall"
 	"time"
 
@@ -21,7 +19,6 @@ import (
 	"github.com/colinux-ng/colinux/driver/console"
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/qmp"
-	"github.com/colinux-ng/colinux/runtime/coinit"
 	"github.com/colinux-ng/colinux/runtime/initramfs"
 	"github.com/colinux-ng/colinux/runtime/kmod"
 )
@@ -159,37 +156,12 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		return driver.Result{}, &driver.GuestError{Err: driver.ErrKernelStart, Msg: err.Error()}
 	}
 
-	var readers sync.WaitGroup
-	readers.Add(2)
-	go func() {
-		defer readers.Done()
-		io.Copy(io.MultiWriter(inst.Output, logw), conHost)
-	}()
-	if inst.Input != nil {
-		go io.Copy(conHost, inst.Input)
-	}
-	var events []coinit.Event
-	up := make(chan struct{})
-	var upOnce sync.Once // a guest can print the line again
-	go func() {
-		defer readers.Done()
-		sc := bufio.NewScanner(statusR)
-		for sc.Scan() {
-			if ev, ok := coinit.ParseStatus(sc.Text()); ok {
-				if ev.Up {
-					upOnce.Do(func() { close(up) })
-				}
-				events = append(events, ev)
-			} else {
-				fmt.Fprintln(logw, sc.Text()) // kernel messages in command mode
-			}
-		}
-	}()
+	guest := driver.PumpGuest(inst, conHost, statusR, logw)
 	mon := watch(eventsHost, inst.Log)
 	stalled := false
 	if kvm && cfg.Initrd == "" {
 		select {
-		case <-up:
+		case <-guest.Up():
 		case <-proc.Done():
 		case <-time.After(kvmBootLimit):
 			stalled = true
@@ -198,15 +170,7 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		}
 	}
 	waitErr := proc.Wait()
-	drained := make(chan struct{})
-	go func() { readers.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(2 * time.Second):
-		conHost.Close()
-		statusR.Close()
-		<-drained
-	}
+	events := guest.Drain()
 	eventsHost.Close()
 	<-mon.done
 	if stalled {

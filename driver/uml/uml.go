@@ -1,7 +1,6 @@
 package uml
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,15 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/driver/mconsole"
-	"github.com/colinux-ng/colinux/runtime/coinit"
 )
 
 // Name is the backend's name in the driver registry.
@@ -127,39 +123,9 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		return driver.Result{}, &driver.GuestError{Err: driver.ErrKernelStart, Msg: err.Error()}
 	}
 
-	var readers sync.WaitGroup
-	readers.Add(2)
-	go func() {
-		defer readers.Done()
-		io.Copy(io.MultiWriter(inst.Output, logw), conHost)
-	}()
-	if inst.Input != nil {
-		go io.Copy(conHost, inst.Input)
-	}
-	var events []coinit.Event
-	go func() {
-		defer readers.Done()
-		sc := bufio.NewScanner(statusR)
-		for sc.Scan() {
-			if ev, ok := coinit.ParseStatus(sc.Text()); ok {
-				events = append(events, ev)
-			} else {
-				fmt.Fprintln(logw, sc.Text()) // kernel messages in command mode
-			}
-		}
-	}()
+	guest := driver.PumpGuest(inst, conHost, statusR, logw)
 	waitErr := proc.Wait()
-	// Everything that held the console has ended with the process
-	// group; what is left in the pipes is read to the end.
-	drained := make(chan struct{})
-	go func() { readers.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(2 * time.Second):
-		conHost.Close()
-		statusR.Close()
-		<-drained
-	}
+	events := guest.Drain()
 	return driver.Outcome(cfg, events, waitErr, ctx.Err() != nil, tail.Lines(20))
 }
 
