@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -202,6 +203,9 @@ func (r Registry) Remove(name string) error {
 		return fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
 	lock, err := lockDir(dir)
+	if errors.Is(err, fs.ErrNotExist) { // its owner removed it meanwhile
+		return fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
