@@ -357,7 +357,7 @@ func commitDir(opt Options, old *Index, oldSums Sums, added []Image, stage strin
 		name string
 		data []byte
 	}{{IndexFile + SigSuffix, ixSig}, {IndexFile, ixData}, {SumsFile + SigSuffix, sumsSig}, {SumsFile, sumsData}} {
-		if err := writeAtomic(filepath.Join(opt.Out, f.name), f.data); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(opt.Out, f.name), f.data, 0o644); err != nil {
 			undo()
 			return nil, err
 		}
@@ -414,18 +414,6 @@ func prune(ix *Index, keep int) []Image {
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-func writeAtomic(p string, data []byte) error {
-	f, err := atomicfile.Create(p, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Commit()
 }
 
 // lockDir keeps two releases from writing one directory at once.

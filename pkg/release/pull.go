@@ -277,7 +277,7 @@ func (p *Puller) install(ctx context.Context, im *Image, src fetch.Source, sourc
 	rec := &Pulled{Path: dest, Source: source, Verified: p.now().UTC().Truncate(time.Second), Image: *im}
 	if output == "" {
 		data, _ := json.MarshalIndent(rec, "", "  ")
-		if err := writeAtomic(strings.TrimSuffix(dest, ".img")+".json", append(data, '\n')); err != nil {
+		if err := atomicfile.WriteFile(strings.TrimSuffix(dest, ".img")+".json", append(data, '\n'), 0o644); err != nil {
 			return nil, err
 		}
 	}
