@@ -19,7 +19,6 @@ import (
 	"github.com/colinux-ng/colinux/driver/config"
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/x11"
-	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
 
@@ -138,23 +137,8 @@ func args(m *config.Config, dir, initramfs string, kvm bool, display *x11.Forwar
 func escape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 
 func coinitConfig(m *config.Config, display *x11.Forwarder) coinit.Config {
-	c := coinit.Config{
-		Root: m.Root, ReadOnly: m.ReadOnly, SysfsReadOnly: m.SysfsReadOnly, Command: m.Command,
-		Console: "/dev/" + consoleTTY, Status: "/dev/" + statusTTY,
-		Shares: coinitShares(m),
-	}
-	for _, nic := range m.NICs {
-		if nic.Mode == config.Slirp && len(m.Command) > 0 {
-			c.DHCP = append(c.DHCP, fmt.Sprintf("eth%d", nic.Index))
-		}
-	}
-	for _, d := range m.Disks {
-		if d.ReadOnly && !m.Snapshot && cobd.Device(d.Index) == m.Root {
-			c.ReadOnly = true // the block device refuses writes anyway
-		}
-	}
-	if display != nil {
-		c.X11 = display.GuestDisplay()
-	}
+	c := driver.CoinitConfig(m, display)
+	c.Console, c.Status = "/dev/"+consoleTTY, "/dev/"+statusTTY
+	c.Shares = coinitShares(m)
 	return c
 }

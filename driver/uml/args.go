@@ -13,7 +13,6 @@ import (
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/x11"
-	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
@@ -96,25 +95,12 @@ func args(m *config.Config, dir string, display *x11.Forwarder) []string {
 }
 
 func coinitConfig(m *config.Config, display *x11.Forwarder) coinit.Config {
-	c := coinit.Config{Root: m.Root, ReadOnly: m.ReadOnly, SysfsReadOnly: m.SysfsReadOnly, Command: m.Command}
-	for _, nic := range m.NICs {
-		if nic.Mode == config.Slirp && len(m.Command) > 0 {
-			c.DHCP = append(c.DHCP, fmt.Sprintf("eth%d", nic.Index))
-		}
-	}
-	for _, d := range m.Disks {
-		if d.ReadOnly && !m.Snapshot && cobd.Device(d.Index) == m.Root {
-			c.ReadOnly = true // the block device refuses writes anyway
-		}
-	}
+	c := driver.CoinitConfig(m, display)
 	if m.Modules != "" {
 		c.Modules, c.KernelVersion = modulesDir, m.KernelVersion
 	}
 	for _, s := range m.Shares {
 		c.Shares = append(c.Shares, coinit.Share{Source: shareName(s.Index), Target: s.Target, ReadOnly: s.ReadOnly})
-	}
-	if display != nil {
-		c.X11 = display.GuestDisplay()
 	}
 	return c
 }
