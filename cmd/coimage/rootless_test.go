@@ -26,18 +26,31 @@ const (
 	rootlessSubs = "1200000-1265535"  // unlikely to meet other ranges
 )
 
-// ensureUser creates name unless it exists; system users get no
-// subordinate ranges from useradd.
+// ensureUser creates name unless it exists, with subordinate id ranges
+// unless system, and removes what it made when the test ends (userdel
+// drops the user's group and ranges too). A user left by a killed run is
+// reused, given the ranges it lacks or stripped of those it must not have.
 func ensureUser(t *testing.T, name string, system bool) *user.User {
 	t.Helper()
-	if u, err := user.Lookup(name); err == nil {
-		return u
+	if _, err := user.Lookup(name); err != nil {
+		args := []string{"--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name}
+		if system {
+			args = append([]string{"--system"}, args...)
+		}
+		testutil.Run(t, "useradd", args...)
+		t.Cleanup(func() {
+			if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+				t.Errorf("userdel %s: %v: %s", name, err, out)
+			}
+		})
 	}
-	args := []string{"--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name}
-	if system {
-		args = append([]string{"--system"}, args...)
+	hasRanges := exec.Command("grep", "-q", "^"+name+":", "/etc/subuid", "/etc/subgid").Run() == nil
+	switch {
+	case !system && !hasRanges:
+		testutil.Run(t, "usermod", "--add-subuids", rootlessSubs, "--add-subgids", rootlessSubs, name)
+	case system && hasRanges:
+		testutil.Run(t, "sed", "-i", "/^"+name+":/d", "/etc/subuid", "/etc/subgid")
 	}
-	testutil.Run(t, "useradd", args...)
 	u, err := user.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
@@ -80,13 +93,10 @@ func asUser(t *testing.T, u *user.User, args ...string) (string, string, int) {
 
 func TestBuildRootless(t *testing.T) {
 	requireBuild(t)
-	for _, tool := range []string{"newuidmap", "newgidmap", "setpriv", "useradd", "usermod"} {
+	for _, tool := range []string{"newuidmap", "newgidmap", "setpriv", "useradd", "usermod", "userdel"} {
 		testutil.RequireTool(t, tool)
 	}
 	u := ensureUser(t, rootlessUser, false)
-	if exec.Command("grep", "-q", "^"+rootlessUser+":", "/etc/subuid").Run() != nil {
-		testutil.Run(t, "usermod", "--add-subuids", rootlessSubs, "--add-subgids", rootlessSubs, rootlessUser)
-	}
 	// coimage's test binary must be reachable for the user.
 	testutil.Run(t, "chmod", "a+rx", filepath.Dir(coimageBin), coimageBin)
 
@@ -144,9 +154,20 @@ func TestBuildRootless(t *testing.T) {
 			t.Errorf("image owned by uid %s, want the user's %s", owner, u.Uid)
 		}
 	}
-	// Ownership inside the image is the packages', not the user's.
-	if stat := testutil.Run(t, "debugfs", "-R", "stat /usr/sbin/unix_chkpwd", filepath.Join(rootOut, "minbase.img")); !strings.Contains(stat, "Group:    42") {
+	// Ownership inside the image is the packages', not the user's, and
+	// /dev holds the device nodes mmdebstrap's images have, though the
+	// rootless build could not mknod them.
+	img := filepath.Join(rootOut, "minbase.img")
+	if stat := testutil.Run(t, "debugfs", "-R", "stat /usr/sbin/unix_chkpwd", img); !strings.Contains(stat, "Group:    42") {
 		t.Errorf("unix_chkpwd is not group shadow:\n%s", stat)
+	}
+	for node, want := range map[string]string{"null": "01:03", "zero": "01:05", "console": "05:01", "tty": "05:00", "urandom": "01:09", "ptmx": "05:02"} {
+		stat := testutil.Run(t, "debugfs", "-R", "stat /dev/"+node, img)
+		for _, w := range []string{"Type: character special", "Mode:  0666", "User:     0   Group:     0", "Device major/minor number: " + want} {
+			if !strings.Contains(stat, w) {
+				t.Errorf("/dev/%s lacks %q:\n%s", node, w, stat)
+			}
+		}
 	}
 
 	// Without subordinate ranges the build says what to add.

@@ -225,7 +225,7 @@ func TestClientEndToEnd(t *testing.T) {
 			if _, err := d.ExtractData(ctx, dest, ExtractOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			checkHelloTree(t, dest, os.Geteuid() == 0)
+			checkHelloTree(t, dest, os.Geteuid() == 0, os.Geteuid() == 0)
 
 			// Everything is cached now: a second round downloads no .deb and
 			// no Packages index again.

@@ -55,11 +55,11 @@ func TestControl(t *testing.T) {
 }
 
 func TestExtractData(t *testing.T) {
-	for _, unpriv := range []bool{false, true} {
+	for _, opt := range []ExtractOptions{{}, {Unprivileged: true}, {NoDevices: true}} {
 		for _, comp := range []string{"gz", "xz", "zst"} {
 			dest := t.TempDir()
 			d := openTestDeb(t, buildDeb(t, helloControl, nil, helloData(), comp))
-			entries, err := d.ExtractData(context.Background(), dest, ExtractOptions{Unprivileged: unpriv})
+			entries, err := d.ExtractData(context.Background(), dest, opt)
 			if err != nil {
 				t.Fatalf("%s: %v", comp, err)
 			}
@@ -77,12 +77,15 @@ func TestExtractData(t *testing.T) {
 					t.Errorf("%s: entry %d = %q, want %q", comp, i, paths[i], want[i])
 				}
 			}
-			checkHelloTree(t, dest, os.Geteuid() == 0 && !unpriv)
+			priv := os.Geteuid() == 0 && !opt.Unprivileged
+			checkHelloTree(t, dest, priv, priv && !opt.NoDevices)
 		}
 	}
 }
 
-func checkHelloTree(t *testing.T, dest string, priv bool) {
+// checkHelloTree checks the tree helloData unpacked into; priv: with
+// owners, devices: with device nodes.
+func checkHelloTree(t *testing.T, dest string, priv, devices bool) {
 	t.Helper()
 	hello := filepath.Join(dest, "usr/bin/hello")
 	fi, err := os.Lstat(hello)
@@ -119,12 +122,12 @@ func checkHelloTree(t *testing.T, dest string, priv bool) {
 		t.Errorf("fifo: %v", err)
 	}
 	null, err := os.Lstat(filepath.Join(dest, "dev/null"))
-	if priv {
+	if devices {
 		if err != nil || null.Mode()&os.ModeCharDevice == 0 || null.Sys().(*syscall.Stat_t).Rdev != 1<<8|3 {
 			t.Errorf("device node: %v", err)
 		}
 	} else if err == nil {
-		t.Errorf("device node created without privilege")
+		t.Errorf("device node created without privilege or with NoDevices")
 	}
 }
 

@@ -31,6 +31,11 @@ type ExtractOptions struct {
 	// ownership and devices remain in the returned entries, for a packer
 	// that writes them into an image.
 	Unprivileged bool
+	// NoDevices skips block and character device nodes (they remain in
+	// the returned entries) while ownership is still applied: an image
+	// builder that makes its own /dev, and would fail to mknod as root of
+	// a user namespace.
+	NoDevices bool
 }
 
 // ExtractData unpacks the package's data archive into dest as ExtractTar
@@ -58,7 +63,8 @@ func ExtractTar(ctx context.Context, tr *tar.Reader, dest, name string, opt Extr
 		return nil, fmt.Errorf("extract %s: %w", name, err)
 	}
 	defer root.Close()
-	x := &extractor{root: root, priv: os.Geteuid() == 0 && !opt.Unprivileged, made: map[string]bool{}}
+	priv := os.Geteuid() == 0 && !opt.Unprivileged
+	x := &extractor{root: root, priv: priv, devices: priv && !opt.NoDevices, made: map[string]bool{}}
 	var entries []Entry
 	for {
 		if err := ctx.Err(); err != nil {
@@ -131,10 +137,11 @@ func safeName(name string) (string, error) {
 }
 
 type extractor struct {
-	root *os.Root
-	priv bool
-	dirs []dirMeta       // applied last: children change mtimes, modes may forbid writes
-	made map[string]bool // directories known to exist: entries never remove one
+	root    *os.Root
+	priv    bool            // chown, xattrs
+	devices bool            // mknod block and character devices
+	dirs    []dirMeta       // applied last: children change mtimes, modes may forbid writes
+	made    map[string]bool // directories known to exist: entries never remove one
 }
 
 type dirMeta struct {
@@ -193,7 +200,7 @@ func (x *extractor) entry(name string, h *tar.Header, body io.Reader) error {
 		})
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[h.Typeflag]
-		if kind != unix.S_IFIFO && !x.priv {
+		if kind != unix.S_IFIFO && !x.devices {
 			return nil // recorded in the entry list only
 		}
 		dev := unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor))

@@ -253,7 +253,7 @@ func unpack(ctx context.Context, target string, p *archive.Package, d *archive.D
 	if got := ctl.Fields.Get("Package"); got != p.Name {
 		return nil, fmt.Errorf("package %s: its .deb holds package %q: %w", p, got, archive.ErrFormat)
 	}
-	entries, err := d.ExtractData(ctx, target, archive.ExtractOptions{})
+	entries, err := d.ExtractData(ctx, target, unpackOptions)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", p, err)
 	}

@@ -50,7 +50,7 @@ func unpackRPM(ctx context.Context, f verifiedRPM, target string) error {
 		pw.CloseWithError(err)
 		converted <- err
 	}()
-	_, err = archive.ExtractTar(ctx, tar.NewReader(pr), target, name, archive.ExtractOptions{})
+	_, err = archive.ExtractTar(ctx, tar.NewReader(pr), target, name, unpackOptions)
 	pr.CloseWithError(io.ErrClosedPipe) // stops the writer if extraction failed early
 	if cerr := <-converted; err == nil && cerr != nil {
 		err = cerr

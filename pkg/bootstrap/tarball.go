@@ -62,7 +62,7 @@ func extractStream(ctx context.Context, r io.Reader, target, name string) (time.
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", name, err)
 	}
-	entries, err := archive.ExtractTar(ctx, tar.NewReader(plain), target, name, archive.ExtractOptions{})
+	entries, err := archive.ExtractTar(ctx, tar.NewReader(plain), target, name, unpackOptions)
 	if cerr := plain.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%s: %w", name, cerr)
 	}
@@ -77,3 +77,8 @@ func extractStream(ctx context.Context, r io.Reader, target, name string) (time.
 	}
 	return newest, nil
 }
+
+// unpackOptions unpack packages and base tarballs without their device
+// nodes: an image's /dev is the fixed set rootfs.Pack writes, in root and
+// rootless builds alike, and root of a user namespace may not mknod.
+var unpackOptions = archive.ExtractOptions{NoDevices: true}

@@ -48,8 +48,12 @@ type Image struct {
 // give equal bytes: UUID and hash seed come from Seed, the superblock's
 // times from E2FSPROGS_FAKE_TIME, and since mke2fs copies each inode's
 // ctime and atime from the tree (where the kernel stamps ctime with the
-// current time) debugfs resets both to Epoch afterwards.
+// current time) debugfs resets both to Epoch afterwards. The image's
+// /dev holds devEntries and nothing else: Pack empties the tree's first.
 func Pack(ctx context.Context, root, image string, opt PackOptions) (*Image, error) {
+	if err := emptyDev(root); err != nil {
+		return nil, err
+	}
 	use, err := measure(root)
 	if err != nil {
 		return nil, err
@@ -65,6 +69,9 @@ func Pack(ctx context.Context, root, image string, opt PackOptions) (*Image, err
 		return nil, fmt.Errorf("pack %s (%d bytes, %d inodes for %d used): %w", image, size, inodes, use.inodes, err)
 	}
 	if err := resetInodeTimes(ctx, env, image, opt.Epoch); err != nil {
+		return nil, err
+	}
+	if err := addDevices(ctx, env, image, opt.Epoch); err != nil {
 		return nil, err
 	}
 	sum, err := fileSHA256(image)
@@ -189,21 +196,32 @@ func header(out []byte, name string) int64 {
 
 // run runs an e2fsprogs tool, returning its stdout; errors carry stderr.
 func run(ctx context.Context, env []string, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	stdout, _, err := runTool(ctx, env, stdin, name, args...)
+	return stdout, err
+}
+
+// runStderr is run returning the tool's stderr.
+func runStderr(ctx context.Context, env []string, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	_, stderr, err := runTool(ctx, env, stdin, name, args...)
+	return stderr, err
+}
+
+func runTool(ctx context.Context, env []string, stdin io.Reader, name string, args ...string) (stdout, stderr []byte, err error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
 		if path, err = exec.LookPath("/sbin/" + name); err != nil {
-			return nil, fmt.Errorf("%s not found: install e2fsprogs", name)
+			return nil, nil, fmt.Errorf("%s not found: install e2fsprogs", name)
 		}
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = stdin
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+		return nil, nil, fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(errOut.String()))
 	}
-	return stdout.Bytes(), nil
+	return out.Bytes(), errOut.Bytes(), nil
 }
 
 func fileSHA256(name string) (string, error) {

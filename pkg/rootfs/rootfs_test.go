@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/colinux-ng/colinux/internal/testutil"
+	"github.com/colinux-ng/colinux/pkg/ext4"
 	"github.com/colinux-ng/colinux/pkg/recipe"
 )
 
@@ -153,6 +155,9 @@ func TestPackReproducible(t *testing.T) {
 			os.WriteFile(filepath.Join(d, "f"+string(rune('a'+j))), []byte(strings.Repeat("x", j*100)), 0o644)
 		}
 		os.Symlink("d/a", filepath.Join(root, "link"))
+		// whatever the tree's /dev holds is replaced by the standard set
+		os.MkdirAll(filepath.Join(root, "dev/pts/0"), 0o700)
+		os.WriteFile(filepath.Join(root, "dev/null"), []byte("a leftover file"), 0o600)
 		if err := Normalize(root, epoch); err != nil {
 			t.Fatal(err)
 		}
@@ -168,9 +173,87 @@ func TestPackReproducible(t *testing.T) {
 		if !strings.Contains(testutil.Run(t, "dumpe2fs", "-h", img), "Filesystem volume name:   rootfs") {
 			t.Error("label missing")
 		}
+		checkDev(t, img, epoch)
 		sums = append(sums, im.SHA256)
 	}
 	if sums[0] != sums[1] {
 		t.Errorf("two packs differ: %v", sums)
+	}
+}
+
+// checkDev requires the image's /dev to be mmdebstrap's: these entries,
+// root-owned, every time the epoch.
+func checkDev(t *testing.T, img string, epoch int64) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	fsys, err := ext4.Open(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(dir *ext4.Inode, name string) *ext4.Inode {
+		t.Helper()
+		entries, err := fsys.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name == name {
+				ino, err := fsys.Inode(e.Inode)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ino
+			}
+		}
+		return nil
+	}
+	root, err := fsys.Inode(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := lookup(root, "dev")
+	if dev == nil || dev.Mode != 0o40755 || dev.UID != 0 || dev.GID != 0 || dev.Mtime.Unix() != epoch {
+		t.Fatalf("/dev: %+v", dev)
+	}
+	// name: mode, major, minor or symlink target
+	want := map[string]string{
+		"console": "20666 5 1", "full": "20666 1 7", "null": "20666 1 3", "ptmx": "20666 5 2", "random": "20666 1 8",
+		"tty": "20666 5 0", "urandom": "20666 1 9", "zero": "20666 1 5", "pts": "40755 0 0", "shm": "40755 0 0",
+		"fd": "120777 /proc/self/fd", "stdin": "120777 /proc/self/fd/0", "stdout": "120777 /proc/self/fd/1", "stderr": "120777 /proc/self/fd/2",
+	}
+	entries, err := fsys.ReadDir(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(want) {
+		t.Errorf("/dev has %d entries, want %d: %v", len(entries), len(want), entries)
+	}
+	for name, w := range want {
+		ino := lookup(dev, name)
+		if ino == nil {
+			t.Errorf("/dev/%s missing", name)
+			continue
+		}
+		got := fmt.Sprintf("%o %d %d", ino.Mode, ino.Major, ino.Minor)
+		if ino.Type() == ext4.TypeSymlink {
+			target, err := fsys.Readlink(ino)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = fmt.Sprintf("%o %s", ino.Mode, target)
+		}
+		if got != w || ino.UID != 0 || ino.GID != 0 {
+			t.Errorf("/dev/%s: %s owner %d:%d, want %s owner 0:0", name, got, ino.UID, ino.GID, w)
+		}
+		for _, tm := range []time.Time{ino.Atime, ino.Mtime, ino.Ctime} {
+			if tm.Unix() != epoch {
+				t.Errorf("/dev/%s: time %v, want the epoch", name, tm)
+			}
+		}
 	}
 }
