@@ -104,6 +104,8 @@ type Package struct {
 	Provides   []Dep
 	Requires   []Dep
 	Recommends []Dep    // not installed; they break ties between providers
+	Conflicts  []Dep    // against other packages' provides
+	Obsoletes  []Dep    // against other packages' names
 	Files      []string // the files primary.xml lists (binaries, /etc)
 	Repo       int      // which repository (ParsePrimary's repo argument)
 }
@@ -134,6 +136,7 @@ type packageXML struct {
 	Build, Size, Href           string
 	Provides, Requires          []entryXML
 	Recommends                  []entryXML
+	Conflicts, Obsoletes        []entryXML
 	Files                       []string
 }
 
@@ -167,7 +170,7 @@ func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name strin
 		px       *packageXML
 		seenRoot bool
 		depth    int     // below <package>
-		section  string  // "provides", "requires" or "recommends" inside <format>
+		section  string  // a dependency list inside <format>: see depSections
 		capture  *string // where character data goes
 		text     []byte
 	)
@@ -212,7 +215,7 @@ func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name strin
 				px.Size = attr(t, "package")
 			case depth == 1 && el == "location":
 				px.Href = attr(t, "href")
-			case depth == 2 && (el == "provides" || el == "requires" || el == "recommends"):
+			case depth == 2 && depSections[el]:
 				section = el
 			case depth == 3 && el == "entry" && section != "":
 				e := entryXML{attr(t, "name"), attr(t, "flags"), attr(t, "epoch"), attr(t, "ver"), attr(t, "rel")}
@@ -221,8 +224,12 @@ func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name strin
 					px.Provides = append(px.Provides, e)
 				case "requires":
 					px.Requires = append(px.Requires, e)
-				default:
+				case "recommends":
 					px.Recommends = append(px.Recommends, e)
+				case "conflicts":
+					px.Conflicts = append(px.Conflicts, e)
+				case "obsoletes":
+					px.Obsoletes = append(px.Obsoletes, e)
 				}
 			case depth == 2 && el == "file":
 				px.Files = append(px.Files, "")
@@ -240,7 +247,7 @@ func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name strin
 			if capture != nil {
 				*capture, capture = strings.TrimSpace(string(text)), nil
 			}
-			if depth == 2 && (t.Name.Local == "provides" || t.Name.Local == "requires" || t.Name.Local == "recommends") {
+			if depth == 2 && depSections[t.Name.Local] {
 				section = ""
 			}
 			if depth > 0 {
@@ -262,6 +269,9 @@ func ParsePrimary(r io.Reader, repo int, keep func(arch string) bool, name strin
 	}
 	return out, nil
 }
+
+// depSections are the dependency lists of <format> ParsePrimary keeps.
+var depSections = map[string]bool{"provides": true, "requires": true, "recommends": true, "conflicts": true, "obsoletes": true}
 
 // attr is the value of a start element's attribute, "" when absent.
 func attr(t xml.StartElement, name string) string {
@@ -313,6 +323,24 @@ func (px *packageXML) pkg(repo int) (*Package, error) {
 		if d, ok := e.dep(); ok && !strings.HasPrefix(d.Name, "(") {
 			p.Recommends = append(p.Recommends, d)
 		}
+	}
+	// A rich conflict (rpm 4.14 allows them; Fedora has next to none)
+	// would need evaluating against the whole set and is not honoured.
+	for _, e := range px.Conflicts {
+		d, ok := e.dep()
+		if !ok {
+			return nil, fmt.Errorf("conflict %q flags %q: %w", e.Name, e.Flags, ErrFormat)
+		}
+		if !strings.HasPrefix(d.Name, "(") {
+			p.Conflicts = append(p.Conflicts, d)
+		}
+	}
+	for _, e := range px.Obsoletes {
+		d, ok := e.dep()
+		if !ok || strings.HasPrefix(d.Name, "(") {
+			return nil, fmt.Errorf("obsolete %q flags %q: %w", e.Name, e.Flags, ErrFormat)
+		}
+		p.Obsoletes = append(p.Obsoletes, d)
 	}
 	return p, nil
 }

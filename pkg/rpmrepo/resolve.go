@@ -12,6 +12,10 @@ import (
 // ErrUnresolvable: a requirement has no provider in the repositories.
 var ErrUnresolvable = errors.New("unresolvable dependency")
 
+// ErrConflict: what must be installed conflicts with, or is obsoleted
+// by, another package that must be installed.
+var ErrConflict = errors.New("conflicting packages")
+
 // Index holds the newest package of each name and architecture across
 // the repositories (a release and its updates), and who provides what.
 type Index struct {
@@ -57,9 +61,13 @@ func satisfies(p *Package, d Dep) bool {
 // Resolve returns the packages that install the named packages (or
 // provides) with everything they require, sorted by name; weak
 // dependencies are not followed. Packages named in exclude are never
-// chosen: a requirement only they satisfy is an error.
+// chosen: a requirement only they satisfy is an error. No two chosen
+// packages conflict or obsolete one another, as rpm requires: a provider
+// that would is passed over, one that another provider of the same
+// requirement obsoletes too (its replacement is installed, as dnf does),
+// and a requirement left with none fails with ErrConflict.
 func (ix *Index) Resolve(install, exclude []string) ([]*Package, error) {
-	s := &selection{ix: ix, chosen: map[*Package]bool{}, exclude: exclude}
+	s := &selection{ix: ix, chosen: map[*Package]bool{}, exclude: exclude, against: map[string][]clash{}}
 	for _, name := range install {
 		if slices.Contains(exclude, name) {
 			return nil, fmt.Errorf("%s is both installed and removed: %w", name, ErrUnresolvable)
@@ -104,7 +112,71 @@ type selection struct {
 	chosen     map[*Package]bool
 	order      []*Package
 	exclude    []string
-	recommends []Dep // of the chosen packages
+	recommends []Dep              // of the chosen packages
+	against    map[string][]clash // the chosen packages' conflicts and obsoletes, by name
+}
+
+// clash is a chosen package's conflict or obsolete.
+type clash struct {
+	by       *Package
+	dep      Dep
+	obsolete bool
+}
+
+// hits reports whether the conflict or obsolete applies to p: a conflict
+// to what p provides, an obsolete to p's own name and version. A package
+// never clashes with itself (fedora-release-identity-basic provides and
+// conflicts with fedora-release-identity, so that only one is installed).
+func (c clash) hits(p *Package) bool {
+	if p == c.by {
+		return false
+	}
+	if c.obsolete { // rpm ignores a package's obsoletes of its own name
+		return p.Name == c.dep.Name && p.Name != c.by.Name && rpm.Overlaps(rpm.Equal, p.EVR, c.dep.Flags, c.dep.EVR)
+	}
+	return satisfies(p, c.dep)
+}
+
+// clashes lists p's conflicts and obsoletes.
+func (p *Package) clashes() []clash {
+	var out []clash
+	for _, d := range p.Conflicts {
+		out = append(out, clash{p, d, false})
+	}
+	for _, d := range p.Obsoletes {
+		out = append(out, clash{p, d, true})
+	}
+	return out
+}
+
+func (c clash) String() string {
+	if c.obsolete {
+		return "obsoletes " + c.dep.String()
+	}
+	return "conflicts with " + c.dep.String()
+}
+
+// blocked says why p cannot join the chosen set, "" when it can.
+func (s *selection) blocked(p *Package) string {
+	names := []string{p.Name}
+	for _, d := range p.Provides {
+		names = append(names, d.Name)
+	}
+	for _, n := range append(names, p.Files...) {
+		for _, c := range s.against[n] {
+			if c.hits(p) {
+				return c.by.NEVRA() + " " + c.String()
+			}
+		}
+	}
+	for _, c := range p.clashes() {
+		for _, q := range s.ix.provides[c.dep.Name] {
+			if s.chosen[q] && c.hits(q) {
+				return p.NEVRA() + " " + c.String() + " (" + q.NEVRA() + ")"
+			}
+		}
+	}
+	return ""
 }
 
 // has reports whether the chosen set satisfies d.
@@ -127,17 +199,30 @@ func (s *selection) add(d Dep, by *Package) error {
 		return nil
 	}
 	var cands, excluded []*Package
+	var why []string // of the blocked providers
 	for _, p := range s.ix.provides[d.Name] {
 		switch {
 		case !satisfies(p, d):
 		case slices.Contains(s.exclude, p.Name):
 			excluded = append(excluded, p)
 		default:
+			if b := s.blocked(p); b != "" {
+				why = append(why, p.NEVRA()+": "+b)
+				continue
+			}
 			cands = append(cands, p)
 		}
 	}
+	// A provider another one obsoletes gives way to it.
+	all := slices.Clone(cands)
+	cands = slices.DeleteFunc(cands, func(p *Package) bool {
+		return slices.ContainsFunc(all, func(q *Package) bool { return obsoletes(q, p) })
+	})
 	if len(cands) == 0 {
-		if len(excluded) > 0 {
+		switch {
+		case len(why) > 0:
+			return fmt.Errorf("%s requires %s, and every provider clashes with a package already chosen: %s: %w", who(by), d, strings.Join(why, "; "), ErrConflict)
+		case len(excluded) > 0:
 			return fmt.Errorf("%s requires %s, which only %s provides, and the recipe removes it: %w", who(by), d, excluded[0].Name, ErrUnresolvable)
 		}
 		return fmt.Errorf("%s requires %s, which no package provides: %w", who(by), d, ErrUnresolvable)
@@ -164,7 +249,15 @@ func (s *selection) add(d Dep, by *Package) error {
 	s.chosen[p] = true
 	s.order = append(s.order, p)
 	s.recommends = append(s.recommends, p.Recommends...)
+	for _, c := range p.clashes() {
+		s.against[c.dep.Name] = append(s.against[c.dep.Name], c)
+	}
 	return nil
+}
+
+// obsoletes reports whether p obsoletes q.
+func obsoletes(p, q *Package) bool {
+	return slices.ContainsFunc(p.Obsoletes, func(d Dep) bool { return clash{p, d, true}.hits(q) })
 }
 
 // recommended reports whether a chosen package recommends p.

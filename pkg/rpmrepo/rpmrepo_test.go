@@ -114,6 +114,71 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestResolveClashes: conflicts and obsoletes as a Fedora install meets
+// them: the identity packages provide and conflict with one capability,
+// a renamed package obsoletes the old name, -minimal variants conflict
+// with the full ones.
+func TestResolveClashes(t *testing.T) {
+	with := func(s rpmtest.Spec, conflicts, obsoletes []string) rpmtest.Spec {
+		s.Conflicts, s.Obsoletes = conflicts, obsoletes
+		return s
+	}
+	key := pgptest.NewKey(t)
+	ix := NewIndex(readRepo(t, key, 0,
+		with(pkg("identity-basic", "44", nil, "identity"), []string{"identity"}, nil),
+		with(pkg("identity-kde", "44", nil, "identity"), []string{"identity"}, nil),
+		pkg("release", "44", []string{"identity"}),
+		pkg("kde-release", "44", []string{"identity-kde"}),
+		// a-tools was renamed z-tools; both provide tools, the old name sorts first
+		pkg("a-tools", "1.0", nil, "tools"),
+		with(pkg("z-tools", "2.0", nil, "tools"), nil, []string{"a-tools < 2.0"}),
+		pkg("bb-tools", "1.0", nil),
+		with(pkg("bb-tools-ng", "2.0", nil), nil, []string{"bb-tools < 1.0"}),
+		pkg("uses-tools", "1", []string{"tools"}),
+		pkg("uses-a-tools", "1", []string{"a-tools"}),
+		with(pkg("z-tools-only", "1", []string{"z-tools"}), nil, nil),
+		// libcurl is preferred (shorter name) unless something conflicts with it
+		pkg("libcurl", "8.9", nil, "libcurl.so.4"),
+		with(pkg("libcurl-minimal", "8.9", nil, "libcurl.so.4"), []string{"libcurl"}, nil),
+		pkg("curl", "8.9", []string{"libcurl.so.4"}),
+		with(pkg("no-full-curl", "1", nil), []string{"libcurl"}, nil),
+	))
+	for _, tc := range []struct {
+		install []string
+		want    string // resolved names, or the error's text
+	}{
+		// the first identity chosen blocks the others; it does not block itself
+		{[]string{"identity-basic", "kde-release"}, "identity-kde-44-1.fc44.x86_64: identity-basic-44-1.fc44.x86_64 conflicts with identity"},
+		{[]string{"kde-release", "release"}, "identity-kde kde-release release"},
+		// the obsoleted provider gives way to its replacement
+		{[]string{"uses-tools"}, "uses-tools z-tools"},
+		// an obsolete whose version range misses the package is no clash
+		{[]string{"bb-tools", "bb-tools-ng"}, "bb-tools bb-tools-ng"},
+		// a package obsoleted by a chosen one is refused, either way round
+		{[]string{"z-tools-only", "uses-a-tools"}, "z-tools-2.0-1.fc44.x86_64 obsoletes a-tools < 2.0"},
+		{[]string{"uses-a-tools", "z-tools-only"}, "z-tools-2.0-1.fc44.x86_64 obsoletes a-tools < 2.0 (a-tools-1.0-1.fc44.x86_64)"},
+		// a provider a chosen package conflicts with is passed over
+		{[]string{"curl"}, "curl libcurl"},
+		{[]string{"no-full-curl", "curl"}, "curl libcurl-minimal no-full-curl"},
+		{[]string{"libcurl", "no-full-curl"}, "no-full-curl-1-1.fc44.x86_64 conflicts with libcurl"},
+	} {
+		got, err := ix.Resolve(tc.install, nil)
+		if err != nil {
+			if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Resolve(%v): %v, want %q", tc.install, err, tc.want)
+			}
+			continue
+		}
+		var ns []string
+		for _, p := range got {
+			ns = append(ns, p.Name)
+		}
+		if strings.Join(ns, " ") != tc.want {
+			t.Errorf("Resolve(%v) = %v, want %s", tc.install, ns, tc.want)
+		}
+	}
+}
+
 func TestParseRich(t *testing.T) {
 	for in, want := range map[string]string{
 		"(a or b)":                       "(a or b)",

@@ -56,6 +56,8 @@ func WriteRepo(t testing.TB, dir string, key *pgptest.Key, specs ...Spec) Repo {
 		entries(&primary, "provides", append([]string{s.Name + " = " + s.evr()}, s.Provides...))
 		entries(&primary, "requires", s.Requires)
 		entries(&primary, "recommends", s.Recommends)
+		entries(&primary, "conflicts", s.Conflicts)
+		entries(&primary, "obsoletes", s.Obsoletes)
 		for _, f := range s.Files {
 			typ := ""
 			if strings.HasSuffix(f.Path, "/") {

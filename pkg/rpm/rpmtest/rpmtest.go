@@ -41,6 +41,7 @@ type Spec struct {
 	Epoch                        int      // 0: none
 	Provides, Requires           []string // "name" or "name >= 1.2-3"
 	Recommends                   []string
+	Conflicts, Obsoletes         []string // in the repository's metadata only
 	Files                        []File
 	BuildTime                    int64
 	Compressor                   string // zstd (default), xz or gzip
