@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,22 +85,11 @@ func Run(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	uids, err := subRange("/etc/subuid", u.Username, u.Uid)
+	t, err := hostSetup.check(u.Username, u.Uid)
 	if err != nil {
 		return 0, err
 	}
-	gids, err := subRange("/etc/subgid", u.Username, u.Uid)
-	if err != nil {
-		return 0, err
-	}
-	newuidmap, err := exec.LookPath("newuidmap")
-	if err != nil {
-		return 0, fmt.Errorf("%w: newuidmap not found: install Debian's uidmap package (apt-get install uidmap)", ErrSetup)
-	}
-	newgidmap, err := exec.LookPath("newgidmap")
-	if err != nil {
-		return 0, fmt.Errorf("%w: newgidmap not found: install Debian's uidmap package (apt-get install uidmap)", ErrSetup)
-	}
+	uids, gids, newuidmap, newgidmap := t.uids, t.gids, t.newuidmap, t.newgidmap
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -116,7 +106,7 @@ func Run(args []string) (int, error) {
 	cmd.Env = append(os.Environ(), childEnv+"=3")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("%w: cannot create a user namespace (%v): enable them with sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0", ErrSetup, err)
+		return 0, fmt.Errorf("%w: cannot create a user namespace (%v): check that as root: sysctl user.max_user_namespaces kernel.unprivileged_userns_clone", ErrSetup, err)
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -154,10 +144,71 @@ func Run(args []string) (int, error) {
 	return 0, err
 }
 
+// host is where a rootless build looks for what it needs; tests point it
+// at fixture files.
+type host struct {
+	procSys  string // /proc/sys
+	apparmor string // this process's AppArmor label
+	subuid   string // /etc/subuid
+	subgid   string
+	lookPath func(string) (string, error)
+}
+
+var hostSetup = host{procSys: "/proc/sys", apparmor: "/proc/self/attr/current",
+	subuid: "/etc/subuid", subgid: "/etc/subgid", lookPath: exec.LookPath}
+
+// tools is what check found.
+type tools struct {
+	uids, gids           Range
+	newuidmap, newgidmap string
+}
+
+// check finds, in this order, whether the kernel lets an ordinary user
+// make a user namespace, newuidmap and newgidmap, and the user's
+// subordinate ranges, and says for the first one missing what to
+// change, install or add.
+func (h host) check(name, uid string) (tools, error) {
+	var t tools
+	for _, s := range []struct {
+		file, bad, fix string
+	}{
+		{"user/max_user_namespaces", "0", "user namespaces are disabled (user.max_user_namespaces is 0): as root, sysctl -w user.max_user_namespaces=15000, and add that line to /etc/sysctl.d/ to keep it"},
+		{"kernel/unprivileged_userns_clone", "0", "user namespaces are root's only (kernel.unprivileged_userns_clone is 0): as root, sysctl -w kernel.unprivileged_userns_clone=1, and add that line to /etc/sysctl.d/ to keep it"},
+		{"kernel/apparmor_restrict_unprivileged_userns", "1", "AppArmor denies unconfined programs capabilities in user namespaces (kernel.apparmor_restrict_unprivileged_userns is 1): as root, sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or give coimage an AppArmor profile with the userns permission"},
+	} {
+		// A file that is absent means the kernel has no such limit.
+		v, err := os.ReadFile(filepath.Join(h.procSys, s.file))
+		if err != nil || strings.TrimSpace(string(v)) != s.bad {
+			continue
+		}
+		if strings.Contains(s.file, "apparmor") {
+			// The restriction spares programs with a profile.
+			if label, err := os.ReadFile(h.apparmor); err == nil && !strings.HasPrefix(string(label), "unconfined") {
+				continue
+			}
+		}
+		return t, fmt.Errorf("%w: %s", ErrSetup, s.fix)
+	}
+	var err error
+	for _, tool := range []struct {
+		name string
+		path *string
+	}{{"newuidmap", &t.newuidmap}, {"newgidmap", &t.newgidmap}} {
+		if *tool.path, err = h.lookPath(tool.name); err != nil {
+			return t, fmt.Errorf("%w: %s not found: install Debian's uidmap package (as root: apt-get install uidmap)", ErrSetup, tool.name)
+		}
+	}
+	how := "as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 " + name
+	if t.uids, err = subRange(h.subuid, name, uid, how); err != nil {
+		return t, err
+	}
+	t.gids, err = subRange(h.subgid, name, uid, how)
+	return t, err
+}
+
 // subRange finds the user's first range of at least Size-1 ids in an
 // /etc/subuid-style file (name or uid, start, count).
-func subRange(file, name, uid string) (Range, error) {
-	how := fmt.Sprintf("as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)
+func subRange(file, name, uid, how string) (Range, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return Range{}, fmt.Errorf("%w: %v: subordinate ids are needed; add a range %s", ErrSetup, err, how)
