@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/colinux-ng/colinux/pkg/pgpverify/pgptest"
 )
@@ -70,5 +73,46 @@ func TestLoadKeyring(t *testing.T) {
 	os.WriteFile(empty, nil, 0o644)
 	if _, err := LoadKeyring(empty); err == nil {
 		t.Error("empty keyring accepted")
+	}
+}
+
+// TestSigningSubkey: Gentoo signs its DIGESTS and snapshots with signing
+// subkeys (0xEC590EEAC9189250 under the pinned DB6B8C1F96D8BF6D); the
+// signatures verify against the published public key and name its
+// primary fingerprint, which is what recipes pin.
+func TestSigningSubkey(t *testing.T) {
+	key := pgptest.NewKey(t)
+	if err := key.Entity.AddSigningSubkey(nil); err != nil {
+		t.Fatal(err)
+	}
+	sub := key.Entity.Subkeys[len(key.Entity.Subkeys)-1]
+	ring, err := ReadKeyring(key.Public(t), "published")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clear bytes.Buffer
+	w, err := clearsign.Encode(&clear, sub.PrivateKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("DIGESTS\n"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if text, signer, err := Clearsigned(clear.Bytes(), ring, "DIGESTS"); err != nil || string(text) != "DIGESTS\n" || signer != key.Fingerprint() {
+		t.Errorf("clearsigned by the subkey: %q %s %v, want signer %s", text, signer, err, key.Fingerprint())
+	}
+	msg := []byte("portage snapshot")
+	sig := key.DetachSign(t, msg) // go-crypto signs with the newest signing subkey
+	block, err := armor.Decode(bytes.NewReader(sig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := packet.Read(block.Body)
+	if s, ok := p.(*packet.Signature); err != nil || !ok || *s.IssuerKeyId != sub.PublicKey.KeyId {
+		t.Fatalf("detached signature not by the subkey: %v %T", err, p)
+	}
+	if signer, err := Detached(bytes.NewReader(msg), sig, ring, "snapshot"); err != nil || signer != key.Fingerprint() {
+		t.Errorf("detached by the subkey: %s %v, want signer %s", signer, err, key.Fingerprint())
 	}
 }
