@@ -156,3 +156,17 @@ func TestGentooKeyServerAndCache(t *testing.T) {
 	t.Log(err)
 	assertEmptyTree(t, target)
 }
+
+// TestGentooKeyFilePin: a keys/ file whose key is not the pinned one is
+// refused before anything is unpacked.
+func TestGentooKeyFilePin(t *testing.T) {
+	requireRoot(t)
+	key, stranger := pgptest.NewKey(t), pgptest.NewKey(t)
+	_, url, _ := gentooMirror(t, key)
+	r := fixtureRecipe(t, stranger, strings.Replace(gentooRecipe, "FPR", key.Fingerprint(), 1))
+	target, _, err := bootstrapInto(t, r, url)
+	if !errors.Is(err, distkeys.ErrFingerprint) || !strings.Contains(err.Error(), key.Fingerprint()) {
+		t.Fatalf("keys/ file with another key: %v", err)
+	}
+	assertEmptyTree(t, target)
+}
