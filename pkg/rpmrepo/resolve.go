@@ -213,11 +213,12 @@ func (s *selection) add(d Dep, by *Package) error {
 			cands = append(cands, p)
 		}
 	}
-	// A provider another one obsoletes gives way to it.
-	all := slices.Clone(cands)
-	cands = slices.DeleteFunc(cands, func(p *Package) bool {
-		return slices.ContainsFunc(all, func(q *Package) bool { return obsoletes(q, p) })
-	})
+	// A provider another one obsoletes gives way to it (unless all do).
+	if kept := slices.DeleteFunc(slices.Clone(cands), func(p *Package) bool {
+		return slices.ContainsFunc(cands, func(q *Package) bool { return obsoletes(q, p) })
+	}); len(kept) > 0 {
+		cands = kept
+	}
 	if len(cands) == 0 {
 		switch {
 		case len(why) > 0:
