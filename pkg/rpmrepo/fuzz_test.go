@@ -8,7 +8,8 @@ import (
 func FuzzParsePrimary(f *testing.F) {
 	f.Add(`<metadata><package type="rpm"><name>a</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/>` +
 		`<checksum type="sha256">` + strings.Repeat("0", 64) + `</checksum><location href="Packages/a.rpm"/>` +
-		`<format><rpm:provides><rpm:entry name="a" flags="EQ" ver="1"/></rpm:provides><rpm:requires><rpm:entry name="(b or c)"/></rpm:requires><file>/usr/bin/a</file></format></package></metadata>`)
+		`<format><rpm:provides><rpm:entry name="a" flags="EQ" ver="1"/></rpm:provides><rpm:requires><rpm:entry name="(b or c)"/></rpm:requires>` +
+		`<rpm:conflicts><rpm:entry name="b" flags="LT" ver="2"/></rpm:conflicts><rpm:obsoletes><rpm:entry name="c"/></rpm:obsoletes><file>/usr/bin/a</file></format></package></metadata>`)
 	f.Fuzz(func(t *testing.T, xml string) {
 		pkgs, err := ParsePrimary(strings.NewReader(xml), 0, func(string) bool { return true }, "fuzz")
 		if err != nil {
