@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/colinux-ng/colinux/pkg/archive"
+	"github.com/colinux-ng/colinux/pkg/distkeys"
 	"github.com/colinux-ng/colinux/pkg/recipe"
 	"github.com/colinux-ng/colinux/pkg/treecache"
 )
@@ -39,11 +42,25 @@ func (Debian) Bootstrap(ctx context.Context, r *recipe.Recipe, target string, op
 	if err != nil {
 		return nil, err
 	}
-	keys, err := archive.LoadKeyring(r.HostPath(src.Keyring))
+	keys, err := debianKeys(r.HostPath(src.Keyring), src.Fingerprints)
 	if err != nil {
 		return nil, err
 	}
 	return aptBootstrap(ctx, r, target, opts, &archive.Client{Mirror: mirror, Keys: keys, CacheDir: cacheDir})
+}
+
+// debianKeys loads the archive keyring, narrowed to the keys the recipe
+// pins when it pins any (the keyring package holds every current and
+// recent archive key).
+func debianKeys(path string, fingerprints []string) (openpgp.EntityList, error) {
+	if len(fingerprints) == 0 {
+		return archive.LoadKeyring(path)
+	}
+	keys, err := distkeys.LoadFile(path, fingerprints)
+	if err != nil {
+		return nil, fmt.Errorf("Debian archive keys: %w", err)
+	}
+	return keys, nil
 }
 
 // aptBootstrap installs a Debian-layout archive's packages (Debian's or

@@ -127,6 +127,21 @@ func (f *Fetcher) Load(ctx context.Context, k Key, override string) (*Keyring, e
 	return &Keyring{Keys: keys, Path: cached, From: from}, nil
 }
 
+// LoadFile returns the keys of a local keyring file whose fingerprints
+// are pinned, failing unless every pin is among them: a Debian recipe's
+// keyring narrowed to the keys it pins.
+func LoadFile(path string, fingerprints []string) (openpgp.EntityList, error) {
+	pins, err := parsePins(Key{Package: "keyring", File: path, Fingerprints: fingerprints})
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return pinned(data, pins, path)
+}
+
 // fetch searches the suites for the package and returns the first key
 // file holding the pinned keys; the errors of every suite tried explain a
 // failure.
