@@ -16,7 +16,8 @@ import (
 	"syscall"
 )
 
-// ErrNotRoot: the second stage needs root (a rootless path comes later).
+// ErrNotRoot: the second stage needs root, real or of a user namespace
+// (coimage build re-runs itself as that for an ordinary user: pkg/rootless).
 var ErrNotRoot = errors.New("must run as root: the second stage mounts /proc, /sys and /dev in the target and chroots into it")
 
 // ScriptError is a command that failed inside the target.
