@@ -58,6 +58,9 @@ needs=(
   # build: coimage release compresses with libzstd, built in through cgo
   # (without a C compiler the build falls back to a pure-Go encoder)
   "gcc gcc"
+  # build: coimage inflates qcow2 zlib clusters and vmdk grains with
+  # libdeflate through cgo (-tags purego or CGO_ENABLED=0 build without it)
+  "dpkg:libdeflate-dev libdeflate-dev"
   # coimage build: rootless builds map ids through these (tests build as a
   # user they create); bench/build.sh measures against mmdebstrap
   "newuidmap uidmap"

@@ -13,6 +13,8 @@ import (
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/colinux-ng/colinux/internal/inflate"
 )
 
 // The qcow2 layout follows QEMU's docs/interop/qcow2.txt.
@@ -565,9 +567,15 @@ func (d *qcow2Disk) readCompressed(b []byte, off int64, c cluster) error {
 }
 
 // decompress fills out, one cluster, from in, which may run on past the
-// compressed stream into whatever follows it in the file.
+// compressed stream into whatever follows it in the file. A deflate
+// stream goes through libdeflate where it is built in; what that refuses,
+// the Go decoder reads (as QEMU, taking the first cluster of a longer
+// stream) or explains.
 func (d *qcow2Disk) decompress(out, in []byte) error {
 	if d.zstd == nil {
+		if inflate.Raw(out, in) {
+			return nil
+		}
 		f, _ := d.flates.Get().(*inflater)
 		if f == nil {
 			f = new(inflater)
