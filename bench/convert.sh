@@ -24,7 +24,8 @@
 #   allocated bytes of the cobd image ÷ bytes the filesystem uses: ≤ 1.05
 # Times are the median of RUNS runs (default 5), each after a `sync`;
 # the spread (min–max) is printed beside each median, and the median CPU
-# time (user + system) of both tools beside that.
+# time (user + system) of both tools beside that. CASES (default
+# "whole export qcow2") picks which groups run, e.g. CASES=qcow2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -34,6 +35,11 @@ for tool in qemu-img sfdisk mke2fs mmdebstrap bc /usr/bin/time; do
 done
 COIMAGE=${COIMAGE:-bin/coimage}
 RUNS=${RUNS:-5}
+CASES=${CASES:-whole export qcow2}
+for c in $CASES; do
+  case $c in whole|export|qcow2) ;; *) echo "CASES: unknown group $c (whole, export, qcow2)" >&2; exit 1 ;; esac
+done
+runs() { [[ " $CASES " == *" $1 "* ]]; }
 work=bench/work/convert
 mkdir -p "$work"
 
@@ -95,39 +101,45 @@ line() { # line LABEL OURS REF REF_WB GOAL
     "${med[$4]}" "${spread[$4]}" "$wb" "$5" "$verdict" "${cpu[$2]}" "${cpu[$3]}" "$(ratio "${cpu[$2]}" "${cpu[$3]}")"
 }
 
-# Whole-disk convert, per format.
 export work COIMAGE start size
-whole() { rm -f "$work/out.raw"; "$COIMAGE" convert --whole "$1" "$work/out.raw"; }
-whole_ref() { qemu-img convert $2 -O raw "$1" "$work/ref.raw"; }
-export -f whole whole_ref
-for f in vmdk vhdx vhd vdi; do
-  fmt=$f; [ $f = vhd ] && fmt=vpc
-  timing "whole-$f" whole "$work/disk.$f"
-  timing "whole-$f-ref" whole_ref "$work/disk.$f" "-f $fmt"
-  timing "whole-$f-wb" whole_ref "$work/disk.$f" "-f $fmt -t writeback"
-  cmp "$work/out.raw" "$work/ref.raw" || { echo "whole-disk convert of $f differs from qemu-img's" >&2; exit 1; }
-  line "convert --whole $f" "whole-$f" "whole-$f-ref" "whole-$f-wb" 0.8
-done
-rm -f "$work/out.raw" "$work/ref.raw"
+
+# Whole-disk convert, per format.
+if runs whole; then
+  whole() { rm -f "$work/out.raw"; "$COIMAGE" convert --whole "$1" "$work/out.raw"; }
+  whole_ref() { qemu-img convert $2 -O raw "$1" "$work/ref.raw"; }
+  export -f whole whole_ref
+  for f in vmdk vhdx vhd vdi; do
+    fmt=$f; [ $f = vhd ] && fmt=vpc
+    timing "whole-$f" whole "$work/disk.$f"
+    timing "whole-$f-ref" whole_ref "$work/disk.$f" "-f $fmt"
+    timing "whole-$f-wb" whole_ref "$work/disk.$f" "-f $fmt -t writeback"
+    cmp "$work/out.raw" "$work/ref.raw" || { echo "whole-disk convert of $f differs from qemu-img's" >&2; exit 1; }
+    line "convert --whole $f" "whole-$f" "whole-$f-ref" "whole-$f-wb" 0.8
+  done
+  rm -f "$work/out.raw" "$work/ref.raw"
+fi
 
 # Export of the cobd image to qcow2, plain and compressed.
-export_ours() { rm -f "$work/out.qcow2"; "$COIMAGE" export --format qcow2 $2 "$1" "$work/out.qcow2"; }
-export_ref() { qemu-img convert $2 -f raw -O qcow2 "$1" "$work/ref.qcow2"; }
-export -f export_ours export_ref
-timing export export_ours "$work/cobd.img" ""
-timing export-ref export_ref "$work/cobd.img" ""
-timing export-wb export_ref "$work/cobd.img" "-t writeback"
-qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "export differs from the image" >&2; exit 1; }
-line "export qcow2" export export-ref export-wb 1.0
-timing export-c export_ours "$work/cobd.img" "--compress"
-timing export-c-ref export_ref "$work/cobd.img" "-c"
-timing export-c-wb export_ref "$work/cobd.img" "-c -t writeback"
-qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "compressed export differs from the image" >&2; exit 1; }
-line "export qcow2 --compress (zlib)" export-c export-c-ref export-c-wb 0.5
-echo "  sizes: coimage $(stat -c %s "$work/out.qcow2") B, qemu-img $(stat -c %s "$work/ref.qcow2") B"
-rm -f "$work/out.qcow2" "$work/ref.qcow2"
+if runs export; then
+  export_ours() { rm -f "$work/out.qcow2"; "$COIMAGE" export --format qcow2 $2 "$1" "$work/out.qcow2"; }
+  export_ref() { qemu-img convert $2 -f raw -O qcow2 "$1" "$work/ref.qcow2"; }
+  export -f export_ours export_ref
+  timing export export_ours "$work/cobd.img" ""
+  timing export-ref export_ref "$work/cobd.img" ""
+  timing export-wb export_ref "$work/cobd.img" "-t writeback"
+  qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "export differs from the image" >&2; exit 1; }
+  line "export qcow2" export export-ref export-wb 1.0
+  timing export-c export_ours "$work/cobd.img" "--compress"
+  timing export-c-ref export_ref "$work/cobd.img" "-c"
+  timing export-c-wb export_ref "$work/cobd.img" "-c -t writeback"
+  qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "compressed export differs from the image" >&2; exit 1; }
+  line "export qcow2 --compress (zlib)" export-c export-c-ref export-c-wb 0.5
+  echo "  sizes: coimage $(stat -c %s "$work/out.qcow2") B, qemu-img $(stat -c %s "$work/ref.qcow2") B"
+  rm -f "$work/out.qcow2" "$work/ref.qcow2"
+fi
 
 # qcow2 → cobd image (the root partition).
+runs qcow2 || exit 0
 ours() { rm -f "$work/out.img"; "$COIMAGE" convert "$1" "$work/out.img"; }
 ref() { qemu-img convert $2 -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=qcow2,file.file.filename=$1" "$work/ref.img"; }
 export -f ours ref
