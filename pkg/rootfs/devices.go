@@ -1,8 +1,6 @@
 package rootfs
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -109,20 +107,4 @@ func devScript(epoch int64) string {
 	}
 	set(".", unix.S_IFDIR|0o755) // the new entries changed /dev
 	return b.String()
-}
-
-// addDevices writes devEntries into the packed image. debugfs reports a
-// failed command on stderr and still exits 0: any line there but its
-// version banner is an error.
-func addDevices(ctx context.Context, env []string, image string, epoch int64) error {
-	stderr, err := runStderr(ctx, env, strings.NewReader(devScript(epoch)), "debugfs", "-w", "-f", "-", image)
-	if err != nil {
-		return err
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(stderr)), "\n") {
-		if line != "" && !strings.HasPrefix(line, "debugfs ") {
-			return fmt.Errorf("writing /dev into %s: debugfs: %s", image, bytes.TrimSpace(stderr))
-		}
-	}
-	return nil
 }

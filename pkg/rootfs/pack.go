@@ -68,10 +68,13 @@ func Pack(ctx context.Context, root, image string, opt PackOptions) (*Image, err
 	if _, err := run(ctx, env, nil, "mke2fs", args...); err != nil {
 		return nil, fmt.Errorf("pack %s (%d bytes, %d inodes for %d used): %w", image, size, inodes, use.inodes, err)
 	}
-	if err := resetInodeTimes(ctx, env, image, opt.Epoch); err != nil {
+	// One debugfs run (each opens the whole filesystem) resets the times
+	// and writes /dev.
+	script, err := timesScript(ctx, image, opt.Epoch)
+	if err != nil {
 		return nil, err
 	}
-	if err := addDevices(ctx, env, image, opt.Epoch); err != nil {
+	if err := debugfs(ctx, env, image, script+devScript(opt.Epoch)); err != nil {
 		return nil, err
 	}
 	sum, err := fileSHA256(image)
@@ -160,26 +163,41 @@ func seededUUID(text string) string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// resetInodeTimes sets atime and ctime of the root directory and of every
-// inode mke2fs -d created (it allocates them in order from the first
-// non-reserved one) to epoch. env keeps debugfs's superblock times fake.
-func resetInodeTimes(ctx context.Context, env []string, image string, epoch int64) error {
+// timesScript is the debugfs script that sets atime and ctime of the
+// root directory and of every inode mke2fs -d created (it allocates them
+// in order from the first non-reserved one) to epoch.
+func timesScript(ctx context.Context, image string, epoch int64) (string, error) {
 	out, err := run(ctx, nil, nil, "dumpe2fs", "-h", image)
 	if err != nil {
-		return err
+		return "", err
 	}
 	count, free, first := header(out, "Inode count"), header(out, "Free inodes"), header(out, "First inode")
 	if count <= 0 || first <= 0 {
-		return fmt.Errorf("%s: dumpe2fs gave no inode counts", image)
+		return "", fmt.Errorf("%s: dumpe2fs gave no inode counts", image)
 	}
-	var cmds bytes.Buffer
+	var cmds strings.Builder
 	for ino := int64(1); ino <= count-free; ino++ {
 		if ino == 2 || ino > first { // root, and the tree after lost+found
 			fmt.Fprintf(&cmds, "sif <%d> atime 0x%x\nsif <%d> ctime 0x%x\n", ino, epoch, ino, epoch)
 		}
 	}
-	_, err = run(ctx, env, &cmds, "debugfs", "-w", "-f", "-", image)
-	return err
+	return cmds.String(), nil
+}
+
+// debugfs runs a script on the image; env keeps its superblock times
+// fake. debugfs reports a failed command on stderr and still exits 0:
+// any line there but its version banner is an error.
+func debugfs(ctx context.Context, env []string, image, script string) error {
+	stderr, err := runStderr(ctx, env, strings.NewReader(script), "debugfs", "-w", "-f", "-", image)
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(stderr)), "\n") {
+		if line != "" && !strings.HasPrefix(line, "debugfs ") {
+			return fmt.Errorf("%s: debugfs: %s", image, bytes.TrimSpace(stderr))
+		}
+	}
+	return nil
 }
 
 // header reads a numeric "Name: value" line of dumpe2fs -h.
