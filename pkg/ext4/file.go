@@ -189,10 +189,11 @@ func (w *walker) indirect(b int64, level int, base int64) error {
 // rest of its size reads as zeros.
 func (fs *FS) DataRanges(ino *Inode) ([][2]int64, error) {
 	if ino.flags&flagInlineData != 0 {
-		if ino.Size == 0 {
-			return nil, nil
+		data, err := fs.inlineData(ino)
+		if err != nil || len(data) == 0 {
+			return nil, err
 		}
-		return [][2]int64{{0, ino.Size}}, nil
+		return [][2]int64{{0, int64(len(data))}}, nil
 	}
 	runs, err := fs.runs(ino)
 	if err != nil {
@@ -218,7 +219,7 @@ func (fs *FS) Open(ino *Inode) (io.ReaderAt, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &bytesAt{data}, nil
+		return &bytesAt{data, ino.Size}, nil
 	}
 	runs, err := fs.runs(ino)
 	if err != nil {
@@ -257,31 +258,38 @@ func (f *fileReader) ReadAt(p []byte, off int64) (int, error) {
 	return len(p), eof
 }
 
-type bytesAt struct{ b []byte }
+// bytesAt reads b and then zeros, size bytes in all.
+type bytesAt struct {
+	b    []byte
+	size int64
+}
 
 func (r *bytesAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(r.b)) {
+	if off >= r.size {
 		return 0, io.EOF
 	}
-	n := copy(p, r.b[off:])
-	if n < len(p) {
-		return n, io.EOF
+	var eof error
+	if int64(len(p)) > r.size-off {
+		p, eof = p[:r.size-off], io.EOF
 	}
-	return n, nil
+	clear(p)
+	if off < int64(len(r.b)) {
+		copy(p, r.b[off:])
+	}
+	return len(p), eof
 }
 
 // inlineData returns the data of an inode with the inline_data flag: the
-// 60 bytes of i_block, then the system.data attribute.
+// 60 bytes of i_block, then the system.data attribute, up to its size. A
+// size past them reads as zeros, as the kernel reads it (mke2fs -d stores
+// a file of holes only this way).
 func (fs *FS) inlineData(ino *Inode) ([]byte, error) {
 	attrs, err := fs.rawXattrs(ino)
 	if err != nil {
 		return nil, err
 	}
 	data := append(append([]byte(nil), ino.block...), attrs["system.data"]...)
-	if ino.Size > int64(len(data)) {
-		return nil, errorf(ErrFormat, "inode %d holds %d bytes inline, its size is %d", ino.Num, len(data), ino.Size)
-	}
-	return data[:ino.Size], nil
+	return data[:min(ino.Size, int64(len(data)))], nil
 }
 
 // Readlink returns a symbolic link's target.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -34,19 +35,28 @@ func smallFS(t testing.TB, args ...string) string {
 	return img
 }
 
-// tarOf opens the image and writes its tar, returning the error.
-func tarOf(img string) error {
+// tarOf opens the image and writes its tar, returning its length.
+func tarOf(img string) (int64, error) {
 	f, err := os.Open(img)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	fi, _ := f.Stat()
 	fsys, err := Open(f, fi.Size())
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return WriteTar(context.Background(), io.Discard, fsys, TarOptions{})
+	var n countWriter
+	err = WriteTar(context.Background(), &n, fsys, TarOptions{})
+	return int64(n), err
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
 }
 
 // patchName replaces a directory entry's name in the image's bytes.
@@ -103,9 +113,31 @@ func TestTarHostile(t *testing.T) {
 		{"extent-past-end", func(t *testing.T, img string) {
 			debugfs(t, img, "sif /a/f block[5] 0x7ffffff0")
 		}, ErrFormat, "outside the"},
-		{"sparse-bomb", func(t *testing.T, img string) {
-			debugfs(t, img, "sif /a/f size 0x100000000000")
-		}, ErrUnsupported, "more than the filesystem holds"},
+		{"shared-blocks-bomb", func(t *testing.T, img string) {
+			// Five files each mapping every block but the first: five
+			// times the filesystem's bytes of data.
+			f, _ := os.Open(img)
+			fi, _ := f.Stat()
+			fsys, err := Open(f, fi.Size())
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := fsys.blocks - 1
+			small := filepath.Join(t.TempDir(), "four")
+			os.WriteFile(small, []byte("four"), 0o644)
+			reqs := []string{"write " + small + " /d/four"}
+			for _, f := range []string{"/a/f", "/d/one", "/d/two", "/d/three", "/d/four"} {
+				// i_block words 3-5 are the root's first extent: logical
+				// block, length (and start's high bits), start.
+				reqs = append(reqs, "sif "+f+" block[3] 0", fmt.Sprintf("sif %s block[4] %d", f, n),
+					"sif "+f+" block[5] 1", fmt.Sprintf("sif %s size %d", f, n*fsys.blockSize))
+			}
+			debugfs(t, img, reqs...)
+		}, ErrFormat, "tar bomb"},
+		{"sparse-file-past-the-filesystem", func(t *testing.T, img string) {
+			debugfs(t, img, "sif /a/f size 0x100000000000") // 16 TiB, stored as its data only
+		}, nil, ""},
 		{"bad-extent-magic", func(t *testing.T, img string) {
 			debugfs(t, img, "sif /a/f block[0] 0x1234")
 		}, ErrFormat, "extent node without its magic"},
@@ -121,11 +153,14 @@ func TestTarHostile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			img := smallFS(t, "-t", "ext4")
 			tc.damage(t, img)
-			err := tarOf(img)
+			n, err := tarOf(img)
 			t.Logf("error: %v", err)
 			if tc.sentinel == nil {
 				if err != nil {
 					t.Fatal(err)
+				}
+				if n > 1<<20 {
+					t.Fatalf("a tar of %d bytes from a 4 MiB filesystem", n)
 				}
 				return
 			}

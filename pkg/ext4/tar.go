@@ -22,11 +22,13 @@ type TarOptions struct {
 // modes are numeric, times keep their nanoseconds, extended attributes
 // (ACLs and file capabilities included) go into SCHILY.xattr records,
 // device nodes keep their numbers, and the second and later names of a
-// file are hard links to the first. Holes in files are written as zeros,
-// as tar without sparse support stores them; a file larger than the
-// filesystem itself is refused rather than inflated.
+// file are hard links to the first. A file with holes is stored as
+// `tar --posix --sparse` stores it (PAX 1.0 sparse): its data ranges
+// only, so it stays sparse when extracted. File data beyond four times
+// the filesystem's size (blocks shared between files) is refused as a
+// bomb.
 func WriteTar(ctx context.Context, w io.Writer, fs *FS, opt TarOptions) error {
-	t := &tarWalk{ctx: ctx, tw: tar.NewWriter(w), fs: fs, opt: opt, links: map[uint32]string{},
+	t := &tarWalk{ctx: ctx, w: w, tw: tar.NewWriter(w), fs: fs, opt: opt, links: map[uint32]string{},
 		seenDirs: map[uint32]string{}, budget: 4 * fs.blocks * fs.blockSize, buf: make([]byte, 1<<20)}
 	root, err := fs.Inode(rootInode)
 	if err != nil {
@@ -43,12 +45,13 @@ func WriteTar(ctx context.Context, w io.Writer, fs *FS, opt TarOptions) error {
 
 type tarWalk struct {
 	ctx      context.Context
+	w        io.Writer // under tw, for the sparse entries tw cannot write
 	tw       *tar.Writer
 	fs       *FS
 	opt      TarOptions
 	links    map[uint32]string // inode → first name, for hard links
 	seenDirs map[uint32]string // directory inode → its name, to catch loops
-	budget   int64             // file bytes left before the tar is a bomb
+	budget   int64             // file data bytes left before the tar is a bomb
 	buf      []byte
 }
 
@@ -115,10 +118,6 @@ func (t *tarWalk) header(name string, ino *Inode) error {
 		h.Typeflag = tar.TypeDir
 	case TypeFile:
 		h.Typeflag, h.Size = tar.TypeReg, ino.Size
-		if ino.Size > t.fs.blocks*t.fs.blockSize || ino.Size > t.budget {
-			return errorf(ErrUnsupported, "%s is %d bytes, more than the filesystem holds (a sparse file); a tar would store it all as zeros", name, ino.Size)
-		}
-		t.budget -= ino.Size
 	case TypeSymlink:
 		target, err := t.fs.Readlink(ino)
 		if err != nil {
@@ -146,35 +145,77 @@ func (t *tarWalk) header(name string, ino *Inode) error {
 			h.PAXRecords["SCHILY.xattr."+k] = string(v)
 		}
 	}
+	if h.Typeflag == tar.TypeReg {
+		return t.file(h, ino)
+	}
 	if err := t.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
-	}
-	if h.Typeflag == tar.TypeReg {
-		return t.data(name, ino)
 	}
 	return nil
 }
 
-// data copies a regular file's bytes.
-func (t *tarWalk) data(name string, ino *Inode) error {
+// file writes a regular file's header and data: a plain entry, or a
+// sparse one when the file has holes.
+func (t *tarWalk) file(h *tar.Header, ino *Inode) error {
+	ranges, err := t.fs.DataRanges(ino)
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.Name, err)
+	}
+	stored := int64(0)
+	for _, r := range ranges {
+		stored += r[1] - r[0]
+	}
+	if stored > t.budget {
+		return errorf(ErrFormat, "%s: file data past %d bytes, four times the filesystem: blocks shared between files (a tar bomb)", h.Name, 4*t.fs.blocks*t.fs.blockSize)
+	}
+	t.budget -= stored
 	r, err := t.fs.Open(ino)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", h.Name, err)
 	}
-	for off := int64(0); off < ino.Size; {
-		if err := t.ctx.Err(); err != nil {
-			return err
+	if stored == h.Size {
+		if err := t.tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("%s: %w", h.Name, err)
 		}
-		n := min(int64(len(t.buf)), ino.Size-off)
-		if _, err := r.ReadAt(t.buf[:n], off); err != nil && err != io.EOF {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if _, err := t.tw.Write(t.buf[:n]); err != nil {
-			return err
-		}
-		off += n
-		if t.opt.Progress != nil {
-			t.opt.Progress(n)
+		return t.data(h.Name, t.tw, r, ranges)
+	}
+	header, sparseMap, err := sparseHeader(h, ranges)
+	if err != nil {
+		return err
+	}
+	// tw writes straight through to w: once it has padded the last
+	// entry, the sparse entry's blocks can follow it there.
+	if err := t.tw.Flush(); err != nil {
+		return err
+	}
+	if _, err := t.w.Write(append(header, sparseMap...)); err != nil {
+		return err
+	}
+	if err := t.data(h.Name, t.w, r, ranges); err != nil {
+		return err
+	}
+	_, err = t.w.Write(make([]byte, padding(stored)))
+	return err
+}
+
+// data copies the ranges of a file's bytes to w.
+func (t *tarWalk) data(name string, w io.Writer, r io.ReaderAt, ranges [][2]int64) error {
+	for _, rg := range ranges {
+		for off := rg[0]; off < rg[1]; {
+			if err := t.ctx.Err(); err != nil {
+				return err
+			}
+			n := min(int64(len(t.buf)), rg[1]-off)
+			if _, err := r.ReadAt(t.buf[:n], off); err != nil && err != io.EOF {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if _, err := w.Write(t.buf[:n]); err != nil {
+				return err
+			}
+			off += n
+			if t.opt.Progress != nil {
+				t.opt.Progress(n)
+			}
 		}
 	}
 	return nil

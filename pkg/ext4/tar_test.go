@@ -3,11 +3,13 @@
 package ext4
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -69,6 +71,13 @@ func makeTree(t *testing.T) string {
 	f.WriteAt([]byte("island one"), 5<<20)
 	f.WriteAt(random(9000), 9<<20)
 	must(f.Truncate(12 << 20))
+	f.Close()
+	// A file of holes only, and one far larger than the filesystem, like
+	// /var/log/lastlog once a high user id has logged in.
+	must(os.Truncate(mk("var/holes", nil, 0o644), 5<<20))
+	f, err = os.OpenFile(mk("var/log/lastlog", nil, 0o664), os.O_WRONLY, 0)
+	must(err)
+	f.WriteAt([]byte("pts/0"), 64<<20-292)
 	f.Close()
 	// Many files in one directory, so that it is hashed (htree).
 	for i := range 400 {
@@ -170,16 +179,16 @@ func TestTarKeepsTree(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
-		skip string // a path mke2fs itself gets wrong
+		skip []string // paths mke2fs itself gets wrong
 	}{
-		{"ext4", []string{"-t", "ext4"}, ""},
-		{"ext4-1k-blocks", []string{"-t", "ext4", "-b", "1024"}, ""},
+		{"ext4", []string{"-t", "ext4"}, nil},
+		{"ext4-1k-blocks", []string{"-t", "ext4", "-b", "1024"}, nil},
 		// mke2fs 1.47.0 with inline_data drops a file's trailing hole.
-		{"ext4-inline-data", []string{"-t", "ext4", "-O", "inline_data"}, "var/sparse.img"},
-		{"ext4-128-byte-inodes", []string{"-t", "ext4", "-I", "128"}, ""},
-		{"ext4-no-64bit-meta-bg", []string{"-t", "ext4", "-O", "^64bit,^resize_inode,meta_bg"}, ""},
-		{"ext3", []string{"-t", "ext3"}, ""},
-		{"ext2", []string{"-t", "ext2"}, ""},
+		{"ext4-inline-data", []string{"-t", "ext4", "-O", "inline_data"}, []string{"var/sparse.img"}},
+		{"ext4-128-byte-inodes", []string{"-t", "ext4", "-I", "128"}, nil},
+		{"ext4-no-64bit-meta-bg", []string{"-t", "ext4", "-O", "^64bit,^resize_inode,meta_bg"}, nil},
+		{"ext3", []string{"-t", "ext3"}, nil},
+		{"ext2", []string{"-t", "ext2"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := mkfs(t, tree, tc.args...)
@@ -193,7 +202,8 @@ func TestTarKeepsTree(t *testing.T) {
 				t.Fatal(err)
 			}
 			testutil.Run(t, "tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", out, "-C", got)
-			compareTrees(t, tree, got, tc.skip)
+			compareTrees(t, tree, got, tc.skip...)
+			checkSparse(t, tree, got, out, tc.skip)
 			// Pack the extracted tree again: a filesystem e2fsck finds clean.
 			testutil.Run(t, "e2fsck", "-fn", mkfs(t, got, "-t", "ext4"))
 		})
@@ -290,12 +300,14 @@ func listXattrs(t *testing.T, p string) string {
 }
 
 // compareTrees compares two trees, but for the root's time (mke2fs sets
-// it when it adds lost+found) and the path skip.
-func compareTrees(t *testing.T, want, got, skip string) {
+// it when it adds lost+found) and the paths skip.
+func compareTrees(t *testing.T, want, got string, skip ...string) {
 	t.Helper()
 	a, b := describeTree(t, want), describeTree(t, got)
-	delete(a, skip)
-	delete(b, skip)
+	for _, p := range skip {
+		delete(a, p)
+		delete(b, p)
+	}
 	for _, m := range []map[string]entryInfo{a, b} {
 		e := m["."]
 		e.mtime = 0
@@ -317,6 +329,58 @@ func compareTrees(t *testing.T, want, got, skip string) {
 	for p := range b {
 		if _, ok := a[p]; !ok {
 			t.Errorf("%s is extra", p)
+		}
+	}
+}
+
+// checkSparse: the sparse files stay sparse through the tar and GNU tar's
+// extraction, the tar holds their data only, and Go's archive/tar (what
+// podman and docker import read tars with) reads them whole.
+func checkSparse(t *testing.T, tree, got, tarPath string, skip []string) {
+	t.Helper()
+	sparse := map[string]bool{"var/sparse.img": true, "var/holes": true, "var/log/lastlog": true}
+	for _, p := range skip {
+		delete(sparse, p)
+	}
+	for p := range sparse {
+		if n := testutil.AllocatedBytes(t, filepath.Join(got, p)); n > 64<<10 {
+			t.Errorf("%s takes %d bytes on disk after extraction, not sparse", p, n)
+		}
+	}
+	if fi, err := os.Stat(tarPath); err != nil || fi.Size() > 8<<20 {
+		t.Errorf("the tar is %d bytes (%v): holes stored as zeros", fi.Size(), err)
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("Go's archive/tar: %v", err)
+		}
+		p := strings.TrimPrefix(h.Name, "./")
+		if !sparse[p] {
+			continue
+		}
+		delete(sparse, p)
+		want, err := os.Stat(filepath.Join(tree, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Size != want.Size() {
+			t.Errorf("Go's archive/tar reads %s as %d bytes, want %d", p, h.Size, want.Size())
+		}
+		if p == "var/sparse.img" {
+			b, err := io.ReadAll(tr)
+			if orig, _ := os.ReadFile(filepath.Join(tree, p)); err != nil || !bytes.Equal(b, orig) {
+				t.Errorf("Go's archive/tar reads %s differently (%v)", p, err)
+			}
+		}
+		if len(sparse) == 0 {
+			return
 		}
 	}
 }
