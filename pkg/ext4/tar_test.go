@@ -13,7 +13,9 @@ import (
 	"io/fs"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -423,4 +425,85 @@ func TestTarNanoseconds(t *testing.T) {
 	if !fi.ModTime().Equal(want) {
 		t.Errorf("mtime %v, want %v", fi.ModTime(), want)
 	}
+}
+
+// TestTarEAInode: attribute values too large for an inode or attribute
+// block live in inodes of their own (ea_inode), shared between files
+// with equal values; the tar carries them whole. Values past 4 KiB need
+// a filesystem that takes them on both sides, so the trees sit in tmpfs.
+func TestTarEAInode(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "ext4-ea-inode-")
+	testutil.Require(t, err == nil, "no tmpfs at /dev/shm for attribute values past 4 KiB")
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	tree := filepath.Join(shm, "tree")
+	rng := rand.New(rand.NewSource(4))
+	big := make([]byte, 60000)
+	rng.Read(big)
+	if err := os.MkdirAll(filepath.Join(tree, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"a", "b", "d/c"} {
+		p := filepath.Join(tree, name)
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := unix.Setxattr(p, "user.big", big, 0) // one value inode, shared by three files
+		testutil.Require(t, err == nil, fmt.Sprintf("tmpfs takes no large user attributes: %v", err))
+		own := make([]byte, 5000+i*3000)
+		rng.Read(own)
+		if err := unix.Setxattr(p, "user.own", own, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Setxattr(p, "user.small", []byte(name), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Setxattr(filepath.Join(tree, "d"), "trusted.dir", big[:9000], 0); err != nil {
+		t.Fatal(err)
+	}
+	img := mkfs(t, tree, "-t", "ext4", "-O", "ea_inode")
+	// mke2fs 1.47.0 leaves the owners' block counts short of the value
+	// inodes' blocks; e2fsck -fy fixes that (exit status 1), and the
+	// filesystem is clean after.
+	if out, err := exec.Command("e2fsck", "-fy", img).CombinedOutput(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("e2fsck -fy: %v\n%s", err, out)
+		}
+	}
+	testutil.Run(t, "e2fsck", "-fn", img)
+	if sizes := eaInodeSizes(t, img); !slices.Contains(sizes, 60000) || !slices.Contains(sizes, 11000) {
+		t.Fatalf("value inodes of %v bytes; the fixture wants the large values in inodes of their own", sizes)
+	}
+	out, _ := exportTar(t, img)
+	got := filepath.Join(shm, "got")
+	if err := os.Mkdir(got, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, "tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", out, "-C", got)
+	compareTrees(t, tree, got)
+	if x := listXattrs(t, filepath.Join(got, "d/c")); !strings.Contains(x, fmt.Sprintf("user.big=%x;", big)) {
+		t.Errorf("d/c lost its 60000-byte attribute: %.200s", x)
+	}
+}
+
+// eaInodeSizes lists the sizes of the inodes holding attribute values.
+func eaInodeSizes(t *testing.T, img string) []int64 {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	fsys, err := Open(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int64
+	for n := uint32(rootInode + 1); n <= fsys.inodes; n++ {
+		if ino, err := fsys.Inode(n); err == nil && ino.flags&flagEAInode != 0 && ino.Links > 0 {
+			sizes = append(sizes, ino.Size)
+		}
+	}
+	return sizes
 }
