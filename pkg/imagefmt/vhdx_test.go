@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-
+	"encoding/json"
+	"io"
+	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,6 +107,103 @@ func TestVHDX4KSectors(t *testing.T) {
 	checkDisk(t, d, want)
 	if det := DetailsOf(d); det.SectorSize != 4096 {
 		t.Errorf("details %+v", det)
+	}
+}
+
+// TestVHDX4KSectorsPastAChunk: with 4 KiB sectors a chunk covers 32 GiB,
+// so the BAT's sector bitmap entries sit elsewhere than with 512-byte
+// ones. The fixture is a 40 GiB qemu-img image with data on both sides of
+// both chunk boundaries, its sector size patched and its BAT laid out
+// again the 4 KiB way; the reference is qemu-img's reading of the
+// original. Every byte is compared but for the holes both agree on.
+func TestVHDX4KSectorsPastAChunk(t *testing.T) {
+	testutil.RequireTool(t, "qemu-io")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "512.vhdx")
+	qemuImg(t, "create", "-q", "-f", "vhdx", "-o", "block_size=1M", path, "40G")
+	testutil.Run(t, "qemu-io", "-f", "vhdx",
+		"-c", "write -P 0x61 0 8k",
+		"-c", "write -P 0x62 4095M 2M", // across the 512-byte sectors' first chunk boundary
+		"-c", "write -P 0x63 32767M 2M", // across the 4 KiB sectors' one
+		"-c", "write -P 0x64 40959M 1M", // the last block
+		path)
+	// qemu-img's vhdx driver reports every block as data; a qcow2 it
+	// converts the image to holds the clusters it read data in.
+	qcow := filepath.Join(dir, "want.qcow2")
+	qemuImg(t, "convert", "-O", "qcow2", path, qcow)
+	raw := filepath.Join(dir, "want.raw")
+	qemuImg(t, "convert", "-O", "raw", qcow, raw)
+
+	b := readFile(t, path)
+	l := layoutOf(t, b)
+	le := binary.LittleEndian
+	const blocks, mib = 40 << 10, 1 << 20
+	entries := make([]uint64, blocks)
+	for i := range entries {
+		entries[i] = le.Uint64(b[l.batAt+8*(i+i/4096):]) // 512-byte sectors: 4096 blocks a chunk
+	}
+	clear(b[l.batAt : l.batAt+8*(blocks+blocks/4096)])
+	for i, e := range entries {
+		le.PutUint64(b[l.batAt+8*(i+i/32768):], e) // 4 KiB sectors: 32768 blocks a chunk
+	}
+	le.PutUint32(b[l.sectorSize:], 4096)
+	d, err := NewVHDX(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if det := DetailsOf(d); det.SectorSize != 4096 || d.Size() != 40<<30 {
+		t.Fatalf("details %+v, size %d", det, d.Size())
+	}
+	ext, err := d.Extents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantExt := []Extent{{0, mib}, {4095 * mib, 2 * mib}, {32767 * mib, 2 * mib}, {40959 * mib, mib}}
+	if !slices.Equal(ext, wantExt) {
+		t.Fatalf("extents %v, want %v", ext, wantExt)
+	}
+	// qemu-img read data in these blocks only.
+	var qemuMap []struct {
+		Start, Length int64
+		Data          bool
+	}
+	if err := json.Unmarshal([]byte(qemuImg(t, "map", "--output=json", qcow)), &qemuMap); err != nil {
+		t.Fatal(err)
+	}
+	var qemuExt []Extent
+	for _, m := range qemuMap {
+		if n := len(qemuExt); m.Data && n > 0 && qemuExt[n-1].Offset+qemuExt[n-1].Length == m.Start {
+			qemuExt[n-1].Length += m.Length
+		} else if m.Data {
+			qemuExt = append(qemuExt, Extent{m.Start, m.Length})
+		}
+	}
+	for _, q := range qemuExt {
+		if !slices.ContainsFunc(ext, func(e Extent) bool { return e.Offset <= q.Offset && q.Offset+q.Length <= e.Offset+e.Length }) {
+			t.Fatalf("qemu-img read data at %+v, outside the extents %v", q, ext)
+		}
+	}
+	f, err := os.Open(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, want := make([]byte, 2*mib), make([]byte, 2*mib)
+	for _, e := range ext {
+		if _, err := d.ReadAt(got[:e.Length], e.Offset); err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		if _, err := f.ReadAt(want[:e.Length], e.Offset); err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[:e.Length], want[:e.Length]) {
+			t.Fatalf("the extent %+v differs at byte %d", e, firstDiff(got[:e.Length], want[:e.Length]))
+		}
+	}
+	// A hole reads as zeros.
+	if _, err := d.ReadAt(got, 20<<30); err != nil || !bytes.Equal(got, make([]byte, len(got))) {
+		t.Fatalf("the hole at 20 GiB: %v", err)
 	}
 }
 
