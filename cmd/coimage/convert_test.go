@@ -237,6 +237,15 @@ func TestConvertBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	small := filepath.Join(dir, "small.raw")
+	if err := os.WriteFile(small, rawBytes[:4<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, "xz", "-T1", small)
+	xzBytes, err := os.ReadFile(small + ".xz")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		image []byte
@@ -248,7 +257,9 @@ func TestConvertBadInput(t *testing.T) {
 		{"vmdk-extent-outside", []byte("# Disk DescriptorFile\nversion=1\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 8 FLAT \"../../etc/passwd\" 0\n"), "outside the descriptor's directory"},
 		{"l1-overlaps-header", patchU64(good, 40, 0), "L1"},
 		{"gpt-bad-crc", corruptGPT(rawBytes), "CRC"},
-		{"backing-file", topBytes, "backing"},
+		{"backing-file", topBytes, "--allow-backing"},
+		{"xz-bomb", testutil.XZDeclaring(t, xzBytes, 1<<20), "holds more than the 1048576 bytes its index declares"},
+		{"xz-past-free-space", testutil.XZDeclaring(t, xzBytes, 1<<61), "set TMPDIR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,5 +337,34 @@ func TestConvertWarnsOfCutOffFilesystem(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "will not mount") {
 		t.Errorf("no warning about the cut-off filesystem in %q", stderr)
+	}
+}
+
+// TestConvertFlagErrors: errors about what the options asked for name the
+// flags as typed, and leave nothing behind.
+func TestConvertFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	raw := makeDisk(t, dir, layouts[2])
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--partition", "9"}, "--partition 9: no such partition; the disk has partitions 1, 5, 6"},
+		{[]string{"--partition", "-1"}, "--partition -1: partitions are numbered from 1"},
+		{[]string{"--strip", "-1"}, "--strip -1: a negative number of sectors"},
+		{[]string{"--strip", "999999999"}, "--strip 999999999 starts at or past the disk end"},
+		{[]string{"--whole", "--partition", "1"}, "--whole excludes --partition and --strip"},
+		{[]string{"--strip", "63", "--partition", "1"}, "--strip and --partition exclude each other"},
+	} {
+		outDir := t.TempDir()
+		args := append(append([]string{"convert"}, tc.args...), raw, filepath.Join(outDir, "out.img"))
+		_, stderr, code := coimage(t, args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, code, stderr, tc.want)
+		}
+		assertNoTemp(t, outDir)
+		if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+			t.Errorf("%v: %d entries left in the output directory", tc.args, len(ents))
+		}
 	}
 }

@@ -296,3 +296,41 @@ func BenchmarkQCOW2Read(b *testing.B) {
 		})
 	}
 }
+
+// TestQCOW2Hostile: tables a small file cannot back, and an L2 table
+// shared by two L1 entries (a loop in the table tree), fail with clear
+// errors and bounded memory.
+func TestQCOW2Hostile(t *testing.T) {
+	src, _ := writeRawFixture(t, t.TempDir())
+	good := readFile(t, convertQCOW2(t, src))
+	be := binary.BigEndian
+	l1 := int(be.Uint64(good[40:]))
+	edit := func(f func(b []byte)) []byte {
+		b := append([]byte(nil), good...)
+		f(b)
+		return b
+	}
+	for _, tc := range []struct {
+		name      string
+		image     []byte
+		sentinel  error
+		fragments []string
+	}{
+		{"huge-l1", edit(func(b []byte) { be.PutUint64(b[24:], 1<<56); be.PutUint32(b[36:], 1<<27) }),
+			ErrUnsupported, []string{"L1 table of 134217728 entries is larger than"}},
+		{"l1-too-small", edit(func(b []byte) { be.PutUint64(b[24:], 1<<40) }),
+			ErrFormat, []string{"L1 table of 1 entries is too small for virtual size 1099511627776"}},
+		{"l2-table-past-eof", edit(func(b []byte) { be.PutUint64(b[l1:], 1<<63|1<<40) }),
+			ErrFormat, []string{"L1 entry 0 points to L2 table at 0x10000000000", "past the end of the file"}},
+		{"l2-table-twice", edit(func(b []byte) {
+			// 1 GiB needs two L1 entries; the second names the first's L2 table.
+			be.PutUint64(b[24:], 1<<30)
+			be.PutUint32(b[36:], 2)
+			copy(b[l1+8:], b[l1:l1+8])
+		}), ErrFormat, []string{"is used twice by the L1 table"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkHostile(t, writeFile(t, "bad.qcow2", tc.image), tc.sentinel, tc.fragments...)
+		})
+	}
+}

@@ -65,6 +65,8 @@ func TestVHDHostile(t *testing.T) {
 	}{
 		{"footer-checksum", func() []byte { b := append([]byte(nil), dynamic...); b[100] ^= 1; return b }(),
 			ErrFormat, []string{"footer at 0x0 has checksum"}},
+		{"header-checksum", func() []byte { b := append([]byte(nil), dynamic...); b[512+100] ^= 1; return b }(),
+			ErrFormat, []string{"dynamic disk header at 0x200 has checksum"}},
 		{"bat-entry-past-eof", edit(func(b []byte) { be.PutUint32(b[bat:], 0x7fffff00) }),
 			ErrFormat, []string{"block 0 at", "past the end of the file"}},
 		{"huge-table", edit(func(b []byte) { be.PutUint32(b[512+28:], 0xffffffff); be.PutUint64(b[512+16:], 1<<40) }),

@@ -405,6 +405,10 @@ func TestVHDXHostile(t *testing.T) {
 			ErrFormat, []string{"block size 3145728"}},
 		{"parent", edit(func(b []byte) { le.PutUint32(b[fileParams(b)+4:], 2) }),
 			ErrUnsupported, []string{"differencing"}},
+		{"metadata-item-outside", edit(func(b []byte) {
+			m := b[l.metaAt:]
+			le.PutUint32(m[32+16:], 1<<30) // the first item's offset
+		}), ErrFormat, []string{"lies outside the metadata region"}},
 		{"huge-size", edit(func(b []byte) { le.PutUint64(b[sizeItem(b):], 1<<50) }),
 			ErrFormat, []string{"over 64 TiB"}},
 		{"huge-bat", edit(func(b []byte) { le.PutUint64(b[sizeItem(b):], 60<<40) }),

@@ -225,6 +225,12 @@ func TestVMDKHostile(t *testing.T) {
 			ErrFormat, []string{"grain table at 0x8000000000", "past the end"}},
 		{"grain-past-eof", edit(sparse, func(b []byte) { le.PutUint32(b[gt:], 1<<30) }),
 			ErrFormat, []string{"grain 0 (virtual offset 0x0) is stored at 0x8000000000"}},
+		{"gt-used-twice", edit(sparse, func(b []byte) {
+			// Twice the capacity needs a second grain table; the
+			// directory names the first one again.
+			le.PutUint64(b[12:], 2*uint64(le.Uint32(b[44:]))*le.Uint64(b[20:]))
+			copy(b[gd+4:], b[gd:gd+4])
+		}), ErrFormat, []string{"is used twice by the grain directory"}},
 		{"huge-grain", edit(sparse, func(b []byte) { le.PutUint64(b[20:], 1<<40) }),
 			ErrFormat, []string{"grain of 1099511627776 sectors"}},
 		{"huge-gt", edit(sparse, func(b []byte) { le.PutUint32(b[44:], 1<<20) }),

@@ -3,7 +3,9 @@ package imagefmt
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/colinux-ng/colinux/internal/testutil"
 )
@@ -40,4 +42,28 @@ func TestXZ(t *testing.T) {
 		_, err = Open(cut, Options{})
 		checkErr(t, err, ErrFormat, cut, "xz: ")
 	})
+}
+
+// TestXZLies: a stream whose index declares less than it unpacks to is
+// stopped at the declared size (a bomb), and one that declares more than
+// the temporary directory can take is refused before any work, naming
+// TMPDIR.
+func TestXZLies(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := writeRawFixture(t, dir)
+	testutil.Run(t, "xz", "-k", "-T1", src)
+	good := readFile(t, src+".xz")
+
+	bomb := writeFile(t, "bomb.raw.xz", testutil.XZDeclaring(t, good, 1<<20))
+	checkHostile(t, bomb, ErrFormat, "holds more than the 1048576 bytes its index declares")
+
+	huge := writeFile(t, "huge.raw.xz", testutil.XZDeclaring(t, good, 1<<61))
+	start := time.Now()
+	_, err := Open(huge, Options{})
+	if err == nil || !strings.Contains(err.Error(), "unpacks to 2305843009213693952 bytes") || !strings.Contains(err.Error(), "set TMPDIR") {
+		t.Fatalf("got %v, want a refusal naming the size and TMPDIR", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the refusal took %v; it comes before any decompression", took)
+	}
 }

@@ -39,6 +39,12 @@ type Plan struct {
 // It first walks the image's own tables, so that a damaged image is
 // reported as such rather than as a disk without a root partition.
 func MakePlan(d imagefmt.Disk, opt Options) (*Plan, error) {
+	switch {
+	case opt.Strip < 0:
+		return nil, fmt.Errorf("--strip %d: a negative number of sectors", opt.Strip)
+	case opt.Partition < 0:
+		return nil, fmt.Errorf("--partition %d: partitions are numbered from 1", opt.Partition)
+	}
 	if _, err := d.Extents(); err != nil {
 		return nil, err
 	}

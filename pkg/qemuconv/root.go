@@ -28,7 +28,7 @@ func ChooseRoot(t *Table, want int) (*Partition, error) {
 		for i, p := range t.Partitions {
 			nums[i] = strconv.Itoa(p.Number)
 		}
-		return nil, fmt.Errorf("%w: partition %d not found; the disk has partitions %s",
+		return nil, fmt.Errorf("%w: --partition %d: no such partition; the disk has partitions %s",
 			ErrNoRoot, want, strings.Join(nums, ", "))
 	}
 	if p := only(t, func(p *Partition) bool {
@@ -101,10 +101,10 @@ func describe(p Partition) string {
 // partition's end.
 func StripRange(t *Table, diskSize int64, sectors int64) (start, length int64, err error) {
 	if sectors < 0 {
-		return 0, 0, fmt.Errorf("negative strip of %d sectors", sectors)
+		return 0, 0, fmt.Errorf("--strip %d: a negative number of sectors", sectors)
 	}
 	if diskSize <= 0 || sectors > (diskSize-1)/512 {
-		return 0, 0, fmt.Errorf("strip of %d sectors starts at or past the disk end (%d bytes)", sectors, diskSize)
+		return 0, 0, fmt.Errorf("--strip %d starts at or past the disk end (%d bytes)", sectors, diskSize)
 	}
 	start, end := sectors*512, diskSize
 	if t != nil {

@@ -28,7 +28,7 @@ func TestChooseRoot(t *testing.T) {
 		{"untyped ext2", []Partition{swap, part(2, "0x07", "ext2", 8*mib)}, 0, 2, ""},
 		{"equal sizes: first", []Partition{part(1, "0x8e", "ext4", 8*mib), part(2, "0x8e", "ext4", 8*mib)}, 0, 1, ""},
 		{"wanted", []Partition{swap, part(2, "0x83", "ext4", 8*mib)}, 1, 1, ""},
-		{"wanted absent", []Partition{swap, part(5, "0x83", "ext4", 8*mib)}, 3, 0, "partition 3 not found; the disk has partitions 1, 5"},
+		{"wanted absent", []Partition{swap, part(5, "0x83", "ext4", 8*mib)}, 3, 0, "--partition 3: no such partition; the disk has partitions 1, 5"},
 		{"nothing", []Partition{swap, part(2, "0x0c", "vfat", 8*mib)}, 0, 0,
 			"among 1 (type 0x82, swap, 512 MiB); 2 (type 0x0c, vfat, 8 MiB)"},
 		{"no partitions", nil, 0, 0, "no partitions"},
