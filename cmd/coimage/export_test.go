@@ -125,12 +125,18 @@ func TestExportRefusals(t *testing.T) {
 	img := cobdImage(t, dir)
 	existing := filepath.Join(dir, "existing.qcow2")
 	os.WriteFile(existing, []byte("keep"), 0o644)
+	hard := filepath.Join(dir, "hard-link.img")
+	if err := os.Link(img, hard); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"export", "--format", "qcow2", img, existing}, "--force replaces it"},
 		{[]string{"export", "--format", "qcow2", "--force", img, img}, "is the input"},
+		{[]string{"export", "--format", "tar", "--force", img, hard}, "is the input"},
+		{[]string{"export", "--format", "vdi", "--force", img, dir}, "a directory, not a regular file"},
 		{[]string{"export", "--format", "vhdx", "--compress", img, filepath.Join(dir, "x.vhdx")}, "--compress is for qcow2"},
 		{[]string{"export", "--format", "tar", "--disk", img, filepath.Join(dir, "x.tar")}, "--disk is for disk formats"},
 		{[]string{"export", "--format", "vhd", img, filepath.Join(dir, "x.vhd")}, `--format "vhd"`},
