@@ -81,6 +81,13 @@ func makeTree(t *testing.T) string {
 	must(err)
 	f.WriteAt([]byte("pts/0"), 64<<20-292)
 	f.Close()
+	// A sparse file under a name longer than a tar header holds, with a
+	// second name.
+	f, err = os.OpenFile(mk(longSparse, nil, 0o600), os.O_WRONLY, 0)
+	must(err)
+	f.WriteAt([]byte("deep"), 3<<20)
+	f.Close()
+	must(os.Link(filepath.Join(root, longSparse), filepath.Join(root, "var/sparse-link")))
 	// Many files in one directory, so that it is hashed (htree).
 	for i := range 400 {
 		mk(fmt.Sprintf("many/file-%03d", i), []byte(fmt.Sprint(i)), 0o644)
@@ -109,6 +116,9 @@ func makeTree(t *testing.T) string {
 	}
 	return root
 }
+
+// longSparse is the path of a sparse file whose name needs a PAX record.
+var longSparse = "var/" + strings.Repeat("deep/", 25) + "sparse"
 
 // capability is a security.capability value granting cap_net_raw.
 func capability() []byte {
@@ -340,7 +350,7 @@ func compareTrees(t *testing.T, want, got string, skip ...string) {
 // podman and docker import read tars with) reads them whole.
 func checkSparse(t *testing.T, tree, got, tarPath string, skip []string) {
 	t.Helper()
-	sparse := map[string]bool{"var/sparse.img": true, "var/holes": true, "var/log/lastlog": true}
+	sparse := map[string]bool{"var/sparse.img": true, "var/holes": true, "var/log/lastlog": true, longSparse: true}
 	for _, p := range skip {
 		delete(sparse, p)
 	}
