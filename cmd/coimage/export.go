@@ -22,7 +22,8 @@ var exportCommand = &cli.Command{
 		"vhdx:  Hyper-V and wsl --import --vhd (dynamic)\n" +
 		"vmdk:  VMware, VirtualBox and OVF (streamOptimized, always compressed)\n" +
 		"vdi:   VirtualBox (dynamic)\n" +
-		"tar:   the filesystem's files, for wsl --import, podman import and docker import\n\n" +
+		"tar:   the filesystem's files, for wsl --import, podman import and docker import\n" +
+		"       (files with holes stay sparse, as tar --posix --sparse stores them)\n\n" +
 		"--disk first wraps a bare filesystem in a GPT disk (partition 1, typed Linux root x86-64),\n" +
 		"so that the image boots in QEMU with an external kernel and root=/dev/vda1.",
 	ArgsUsage: "IMAGE OUT",
