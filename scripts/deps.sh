@@ -23,11 +23,13 @@ needs=(
   "mkfs.btrfs btrfs-progs"
   "blkid util-linux"
   # disk formats in and out (coimage convert/export tests): qemu-io writes the
-  # test images, debugfs damages ext4 images on purpose, tar unpacks exports
+  # test images, debugfs damages ext4 images on purpose, tar and bsdtar unpack
+  # exports
   "qemu-io qemu-utils"
   "debugfs e2fsprogs"
   "e2fsck e2fsprogs"
   "tar tar"
+  "bsdtar libarchive-tools"
   # corun: the User-mode Linux monitor and the guest's tools
   "linux.uml user-mode-linux"
   "dpkg:busybox-static busybox-static"

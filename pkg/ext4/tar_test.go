@@ -346,17 +346,27 @@ func compareTrees(t *testing.T, want, got string, skip ...string) {
 }
 
 // checkSparse: the sparse files stay sparse through the tar and GNU tar's
-// extraction, the tar holds their data only, and Go's archive/tar (what
-// podman and docker import read tars with) reads them whole.
+// and bsdtar's extraction, the tar holds their data only, and Go's
+// archive/tar (what podman and docker import read tars with) reads them
+// whole.
 func checkSparse(t *testing.T, tree, got, tarPath string, skip []string) {
 	t.Helper()
 	sparse := map[string]bool{"var/sparse.img": true, "var/holes": true, "var/log/lastlog": true, longSparse: true}
 	for _, p := range skip {
 		delete(sparse, p)
 	}
+	// And bsdtar (libarchive).
+	bsd := t.TempDir()
+	testutil.Run(t, "bsdtar", "-xpf", tarPath, "-C", bsd)
 	for p := range sparse {
-		if n := testutil.AllocatedBytes(t, filepath.Join(got, p)); n > 64<<10 {
-			t.Errorf("%s takes %d bytes on disk after extraction, not sparse", p, n)
+		for _, dir := range []string{got, bsd} {
+			if n := testutil.AllocatedBytes(t, filepath.Join(dir, p)); n > 64<<10 {
+				t.Errorf("%s takes %d bytes on disk after extraction into %s, not sparse", p, n, dir)
+			}
+		}
+		a, _ := os.ReadFile(filepath.Join(tree, p))
+		if b, err := os.ReadFile(filepath.Join(bsd, p)); err != nil || !bytes.Equal(a, b) {
+			t.Errorf("bsdtar extracts %s differently (%v)", p, err)
 		}
 	}
 	if fi, err := os.Stat(tarPath); err != nil || fi.Size() > 8<<20 {
