@@ -8,9 +8,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -491,7 +493,8 @@ func TestTarEAInode(t *testing.T) {
 		}
 	}
 	testutil.Run(t, "e2fsck", "-fn", img)
-	if sizes := eaInodeSizes(t, img); !slices.Contains(sizes, 60000) || !slices.Contains(sizes, 11000) {
+	sizes := eaInodeSizes(t, img)
+	if vals := slices.Collect(maps.Values(sizes)); !slices.Contains(vals, 60000) || !slices.Contains(vals, 11000) {
 		t.Fatalf("value inodes of %v bytes; the fixture wants the large values in inodes of their own", sizes)
 	}
 	out, _ := exportTar(t, img)
@@ -504,10 +507,35 @@ func TestTarEAInode(t *testing.T) {
 	if x := listXattrs(t, filepath.Join(got, "d/c")); !strings.Contains(x, fmt.Sprintf("user.big=%x;", big)) {
 		t.Errorf("d/c lost its 60000-byte attribute: %.200s", x)
 	}
+	// A value inode without its flag, or of another size, is refused.
+	for n, size := range sizes {
+		if size != 60000 {
+			continue
+		}
+		for _, damage := range []string{fmt.Sprintf("sif <%d> flags 0x80000", n), fmt.Sprintf("sif <%d> size 59999", n)} {
+			bad := filepath.Join(t.TempDir(), "bad.img")
+			if err := os.WriteFile(bad, readAll(t, img), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			debugfs(t, bad, damage)
+			if _, err := tarOf(bad); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), fmt.Sprintf("attribute value inode %d is not one", n)) {
+				t.Errorf("%s: got %v", damage, err)
+			}
+		}
+	}
 }
 
-// eaInodeSizes lists the sizes of the inodes holding attribute values.
-func eaInodeSizes(t *testing.T, img string) []int64 {
+func readAll(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// eaInodeSizes returns the sizes of the inodes holding attribute values.
+func eaInodeSizes(t *testing.T, img string) map[uint32]int64 {
 	t.Helper()
 	f, err := os.Open(img)
 	if err != nil {
@@ -519,10 +547,10 @@ func eaInodeSizes(t *testing.T, img string) []int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sizes []int64
+	sizes := map[uint32]int64{}
 	for n := uint32(rootInode + 1); n <= fsys.inodes; n++ {
 		if ino, err := fsys.Inode(n); err == nil && ino.flags&flagEAInode != 0 && ino.Links > 0 {
-			sizes = append(sizes, ino.Size)
+			sizes[n] = ino.Size
 		}
 	}
 	return sizes
