@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/colinux-ng/colinux/driver/confine"
 )
 
 // initName is argv[0] of corun re-executed as the monitor's PID 1.
@@ -25,28 +27,45 @@ func MaybeInit() {
 }
 
 // runInit starts args[1:] with fds 0…2+args[0] and waits for it, reaping
-// whatever else ends up as its child. When it returns, the host kernel
-// kills everything left in the namespace. A monitor killed by a signal
-// is reported as 128+signal, as shells do.
+// whatever else ends up as its child. A confined monitor is started from
+// a thread confine.Enter has confined, with the path, arguments and
+// environment of its spec. When runInit returns, the host kernel kills
+// everything left in the namespace. A monitor killed by a signal is
+// reported as 128+signal, as shells do.
 func runInit(args []string) int {
 	extra, err := strconv.Atoi(args[0])
 	if err != nil || extra < 0 {
 		fmt.Fprintf(os.Stderr, "%s: bad file count %q\n", initName, args[0])
 		return 127
 	}
+	path, argv, env := args[1], args[1:], os.Environ()
+	confined, ok, err := confine.Enter()
+	if ok {
+		if err != nil {
+			if confined != nil {
+				confined.Started(err)
+			}
+			fmt.Fprintf(os.Stderr, "%s: %v\n", initName, err)
+			return 127
+		}
+		path, argv, env = confined.Path, confined.Args, confined.Env
+	}
 	files := make([]uintptr, 3+extra)
 	for i := range files {
 		files[i] = uintptr(i)
 	}
-	pid, err := syscall.ForkExec(args[1], args[1:], &syscall.ProcAttr{
-		Env:   os.Environ(),
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Env:   env,
 		Files: files,
 		// Without a PID namespace (start's fallback) the monitor still
 		// dies with this helper.
 		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	})
+	if confined != nil {
+		confined.Started(err)
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %s: %v\n", initName, args[1], err)
+		fmt.Fprintf(os.Stderr, "%s: %s: %v\n", initName, path, err)
 		return 127
 	}
 	for {

@@ -90,26 +90,27 @@ func startWith(p Process, inherit []*os.File, unconfined, namespaces bool) (*Pro
 	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	st := confine.Status{UID: os.Geteuid(), GID: os.Getegid()}
 	p.ExtraFiles = append(append([]*os.File(nil), p.ExtraFiles...), inherit...)
+	monitorFiles := len(p.ExtraFiles)
 	var l *confine.Launch
 	if !unconfined && p.Policy != nil {
-		// The PID-1 helper starts the confinement trampoline, which
-		// starts the monitor.
+		// The PID-1 helper confines its own thread and starts the
+		// monitor from it (confine.Enter): one re-execution of corun.
 		var err error
-		l, err = confine.Wrap(*p.Policy, confine.Plan(namespaces), p.Path, append([]string{p.Path}, p.Args...), p.Env, 3+len(p.ExtraFiles))
+		l, err = confine.Wrap(*p.Policy, confine.Plan(namespaces), p.Path, append([]string{p.Path}, p.Args...), p.Env, 3+monitorFiles)
 		if err != nil {
 			return nil, st, err
 		}
 		defer l.Close()
-		// The monitor's arguments stay on the helpers' command lines, for
-		// ps; the trampoline takes them from its spec.
-		p.Path, p.Env = l.Path, l.Env
+		// The monitor's arguments stay on the helper's command line, for
+		// ps; the helper takes them from its spec.
+		p.Env = l.Env
 		p.ExtraFiles = append(p.ExtraFiles, l.ExtraFiles...)
 		attr.Cloneflags, attr.UidMappings, attr.GidMappings = l.Cloneflags, l.UidMappings, l.GidMappings
 	}
 	if namespaces {
 		withPIDNamespace(attr)
 	}
-	cmd := p.command(attr)
+	cmd := p.command(attr, monitorFiles)
 	if err := cmd.Start(); err != nil {
 		if namespaces {
 			err = fmt.Errorf("%w: %w", errNamespaces, err)
@@ -137,14 +138,14 @@ func startWith(p Process, inherit []*os.File, unconfined, namespaces bool) (*Pro
 	return proc, st, nil
 }
 
-// command runs p under the PID-1 helper (see MaybeInit).
-func (p Process) command(attr *syscall.SysProcAttr) *exec.Cmd {
-	extra := len(p.ExtraFiles)
+// command runs p under the PID-1 helper (see MaybeInit), which passes
+// the first monitorFiles of p.ExtraFiles on to the monitor.
+func (p Process) command(attr *syscall.SysProcAttr, monitorFiles int) *exec.Cmd {
 	self, err := os.Executable()
 	if err != nil {
 		self = "/proc/self/exe"
 	}
-	cmd := exec.Command(self, append([]string{strconv.Itoa(extra), p.Path}, p.Args...)...)
+	cmd := exec.Command(self, append([]string{strconv.Itoa(monitorFiles), p.Path}, p.Args...)...)
 	cmd.Args[0] = initName
 	cmd.Env, cmd.Dir = p.Env, p.Dir
 	cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr

@@ -40,7 +40,7 @@ const exitFailure = 125
 
 func main() {
 	driver.MaybeInit()
-	confine.Init() // corun is also the trampoline that confines the guest kernel
+	confine.Init() // corun holds idmapping namespaces itself where cat is missing
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := &cli.App{

@@ -14,9 +14,12 @@
 //   - run as root, the kernel drops to an unprivileged uid/gid; idmapped
 //     bind mounts let it use its files as their owner would.
 //
-// The setup runs in a trampoline: corun's own binary re-executed with a
-// spec in its environment. Programs that start confined processes call
-// Init first thing in main (and in TestMain).
+// The setup runs in corun's own binary re-executed with a spec in its
+// environment: either in a process that calls Enter and then starts the
+// program from the confined thread (the driver's PID-1 helper, so that a
+// guest kernel costs one re-execution, not two), or in the trampoline
+// Init runs, which execs the program. Programs that start confined
+// processes call Init first thing in main (and in TestMain).
 package confine
 
 import (

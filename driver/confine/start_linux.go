@@ -36,7 +36,9 @@ type spec struct {
 // Launch is a program set up to start confined: the caller starts Path
 // with Args and Env in its place, with ExtraFiles after its own, in a
 // process created with Cloneflags (and the id mappings, when set), then
-// calls Started.
+// calls Started. Path is the trampoline, which execs the program; a
+// process of the caller's own started with Env, ExtraFiles and
+// Cloneflags may instead call Enter and start the program itself.
 type Launch struct {
 	Path       string
 	Args       []string // argv, argv[0] included
@@ -54,7 +56,8 @@ type Launch struct {
 }
 
 // Init runs the trampoline when this process is one; it returns at once
-// otherwise. Call it first thing in main and in TestMain.
+// otherwise. Call it first thing in main and in TestMain (after the
+// helper that calls Enter itself, if the program has one).
 func Init() {
 	v, ok := os.LookupEnv(envSpec)
 	if !ok {
@@ -65,7 +68,7 @@ func Init() {
 		os.Stdin.Read(make([]byte, 1))
 		os.Exit(0)
 	}
-	os.Exit(trampoline(v))
+	os.Exit(trampoline())
 }
 
 // Probe tells what Start would give on this host now, as this user.
@@ -158,12 +161,11 @@ func Wrap(p Policy, plan Status, path string, argv, env []string, firstFD int) (
 	return l, nil
 }
 
-// Started waits, once the process has started, until the trampoline is
-// about to exec the program confined (it returns which confinement is in
-// force) or the setup has failed. The report's write end may stay open
-// in processes between (a PID-1 helper), so Started does not wait for
-// its end: should the exec itself fail, the trampoline says so on its
-// stderr and exits 127.
+// Started waits, once the process has started, until the program is
+// started confined (it returns which confinement is in force) or the
+// setup has failed. Started does not wait for the report's end: the
+// trampoline reports just before its exec (should the exec itself fail,
+// it says so on its stderr and exits 127).
 func (l *Launch) Started() (Status, error) {
 	l.reportW.Close()
 	l.reportW = nil

@@ -11,61 +11,99 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trampoline sets up the confinement the spec asks for, reports it and
-// execs the program. It returns only on failure.
-func trampoline(encoded string) int {
+// Child is the program a confined thread starts (see Enter).
+type Child struct {
+	Path string
+	Args []string
+	Env  []string
+
+	report *os.File
+	status Status
+}
+
+// Enter, in a process started as a Launch says, confines the calling
+// goroutine's thread as the spec in its environment asks: the jail, the
+// uid drop, Landlock and the personality. The goroutine stays locked to
+// the thread for good, and a process this thread starts next (the Child)
+// inherits them all; the process's other threads keep their rights.
+// This lets the process that must stay beside the program (a PID 1)
+// confine it without a second process in between. Enter returns
+// ok false when this process carries no spec; on an error the caller
+// exits after Child.Started has reported it, if the Child is not nil.
+func Enter() (c *Child, ok bool, err error) {
+	encoded, ok := os.LookupEnv(envSpec)
+	if !ok || encoded == holdMode {
+		return nil, false, nil
+	}
 	var s spec
 	if err := json.Unmarshal([]byte(encoded), &s); err != nil {
-		fmt.Fprintln(os.Stderr, "corun-confine: bad spec:", err)
-		return 127
+		return nil, true, fmt.Errorf("bad spec: %w", err)
 	}
 	unix.CloseOnExec(s.Report)
-	report := os.NewFile(uintptr(s.Report), "report")
-	fail := func(err error) int {
-		fmt.Fprintf(report, "error %s\n", strconv.Quote(err.Error()))
-		fmt.Fprintln(os.Stderr, "corun-confine:", err) // for a failed exec, after the report
-		return 127
-	}
-	// Credentials and the Landlock domain are set on this thread, which
-	// then execs: the program gets exactly them.
+	c = &Child{Path: s.Path, Args: s.Args, Env: s.Env, report: os.NewFile(uintptr(s.Report), "report"), status: s.Status}
+	// Credentials, the Landlock domain and the personality are set on
+	// this thread, which then starts the program: it gets exactly them.
 	runtime.LockOSThread()
-	st := s.Status
 	if s.Jail != "" {
 		if err := buildJail(&s); err != nil {
-			return fail(err)
+			return c, true, err
 		}
 	}
 	for _, fd := range s.Userns {
 		unix.Close(fd)
 	}
 	if s.Drop {
-		if err := dropTo(st.UID, st.GID); err != nil {
-			return fail(err)
+		if err := dropTo(s.Status.UID, s.Status.GID); err != nil {
+			return c, true, err
 		}
 		// A change of credentials clears the parent-death signal; the
-		// program must still die with whoever started it.
+		// program must still die with whoever started this process.
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return fail(err)
+			return c, true, err
 		}
 	}
 	abi, err := restrictThread(s.Policy.Policy)
 	if err != nil {
-		return fail(err)
+		return c, true, err
 	}
-	st.Landlock = abi
+	c.status.Landlock = abi
 	if s.Policy.NoRandomize {
-		// The personality is this thread's, and the exec keeps it.
+		// The personality is this thread's; its children inherit it.
 		cur, err := personality(0xffffffff)
 		if err == nil {
 			_, err = personality(uintptr(cur) | addrNoRandomize)
 		}
 		if err != nil {
-			return fail(fmt.Errorf("personality: %w", err))
+			return c, true, fmt.Errorf("personality: %w", err)
 		}
 	}
-	b, _ := json.Marshal(st)
-	fmt.Fprintf(report, "ok %s\n", b)
-	return fail(syscall.Exec(s.Path, s.Args, s.Env))
+	return c, true, nil
+}
+
+// Started tells Launch.Started that the program runs confined, or why it
+// does not (err), and closes the report.
+func (c *Child) Started(err error) {
+	if err != nil {
+		fmt.Fprintf(c.report, "error %s\n", strconv.Quote(err.Error()))
+	} else {
+		b, _ := json.Marshal(c.status)
+		fmt.Fprintf(c.report, "ok %s\n", b)
+	}
+	c.report.Close()
+}
+
+// trampoline confines this process's thread and execs the program in its
+// place. It returns only on failure.
+func trampoline() int {
+	c, _, err := Enter()
+	if err == nil {
+		c.Started(nil)
+		err = syscall.Exec(c.Path, c.Args, c.Env) // returns only on failure, after the report
+	} else if c != nil {
+		c.Started(err)
+	}
+	fmt.Fprintln(os.Stderr, "corun-confine:", err)
+	return 127
 }
 
 // addrNoRandomize is the personality flag that turns off address space

@@ -31,7 +31,7 @@ import (
 
 func TestMain(m *testing.M) {
 	driver.MaybeInit() // the monitor's PID 1 is this binary, re-executed,
-	confine.Init()     // and so is the trampoline that confines it
+	confine.Init()     // and the holder of idmapping namespaces where cat is missing
 	// The suite runs on TCG, which every host has: a KVM that passes the
 	// probe can still fail to boot Linux (nested setups), and the
 	// checks are about corun's devices, not the accelerator.

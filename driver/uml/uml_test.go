@@ -22,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	driver.MaybeInit() // the monitor's PID 1 is this binary, re-executed,
-	confine.Init()     // and so is the trampoline that confines it
+	confine.Init()     // and the holder of idmapping namespaces where cat is missing
 	os.Exit(m.Run())
 }
 
