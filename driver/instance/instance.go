@@ -190,7 +190,9 @@ func (r Registry) Save(rec Record) error {
 	if err := json.NewEncoder(f).Encode(rec); err != nil {
 		return err
 	}
-	return f.Commit()
+	// A record outlives no host crash that matters (its guest is gone
+	// then), so it is not fsynced: a boot waits for no disk.
+	return f.CommitVolatile()
 }
 
 // Remove deletes a dead instance; a live one is refused with ErrAlive.

@@ -40,16 +40,25 @@ func Create(dest string, perm os.FileMode) (*File, error) {
 
 // Commit fsyncs the data, closes the file and renames it to the destination,
 // then fsyncs the directory so the rename itself is durable.
-func (f *File) Commit() error {
+func (f *File) Commit() error { return f.commit(true) }
+
+// CommitVolatile renames the file into place whole, without the fsyncs:
+// for state that means nothing after the host goes down (a running
+// guest's record), where readers need only never see half a file.
+func (f *File) CommitVolatile() error { return f.commit(false) }
+
+func (f *File) commit(durable bool) error {
 	if f.done {
 		return fmt.Errorf("%s: output already finished", f.dest)
 	}
 	f.done = true
 	tmp := f.Name()
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", f.dest, err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			os.Remove(tmp)
+			return fmt.Errorf("write %s: %w", f.dest, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
@@ -58,6 +67,9 @@ func (f *File) Commit() error {
 	if err := f.publish(tmp); err != nil {
 		os.Remove(tmp)
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	if d, err := os.Open(filepath.Dir(f.dest)); err == nil {
 		d.Sync()

@@ -7,26 +7,33 @@ import (
 )
 
 func TestCommitPublishesWholeFile(t *testing.T) {
-	dest := filepath.Join(t.TempDir(), "out.img")
-	f, err := Create(dest, 0o644)
-	if err != nil {
-		t.Fatal(err)
+	for name, commit := range map[string]func(*File) error{"Commit": (*File).Commit, "CommitVolatile": (*File).CommitVolatile} {
+		t.Run(name, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "out.img")
+			f, err := Create(dest, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Abort()
+			if _, err := f.WriteString("payload"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(dest); !os.IsNotExist(err) {
+				t.Fatalf("destination visible before Commit: %v", err)
+			}
+			if err := commit(f); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(dest)
+			if err != nil || string(got) != "payload" {
+				t.Fatalf("got %q, %v", got, err)
+			}
+			assertOnlyFile(t, filepath.Dir(dest), "out.img")
+			if err := commit(f); err == nil {
+				t.Error("a second commit succeeded")
+			}
+		})
 	}
-	defer f.Abort()
-	if _, err := f.WriteString("payload"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dest); !os.IsNotExist(err) {
-		t.Fatalf("destination visible before Commit: %v", err)
-	}
-	if err := f.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(dest)
-	if err != nil || string(got) != "payload" {
-		t.Fatalf("got %q, %v", got, err)
-	}
-	assertOnlyFile(t, filepath.Dir(dest), "out.img")
 }
 
 func TestAbortLeavesNothing(t *testing.T) {
