@@ -37,12 +37,12 @@ func TestFetch(t *testing.T) {
 // the boot image's own version string names the module tree unpacked
 // beside it, and kernel= of that image finds the same release.
 func TestFetchQEMU(t *testing.T) {
-	_, k := fetch(t, QEMU)
-	o, err := Override(QEMU, k.Path)
+	c, k := fetch(t, QEMU)
+	o, err := c.Override(QEMU, k.Path)
 	if err != nil || o.Release != k.Release {
 		t.Fatalf("Override(qemu, %s) = %+v, %v; want release %s", k.Path, o, err, k.Release)
 	}
-	if _, err := Override(QEMU, "/bin/true"); err == nil || !strings.Contains(err.Error(), "bzImage") {
+	if _, err := c.Override(QEMU, "/bin/true"); err == nil || !strings.Contains(err.Error(), "bzImage") {
 		t.Errorf("Override(qemu, /bin/true) = %v, want a not-a-bzImage error", err)
 	}
 }

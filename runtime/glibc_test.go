@@ -152,7 +152,7 @@ func TestUMLTraits(t *testing.T) {
 	if m, nr := umlTraits(p); m != Ptrace || nr {
 		t.Errorf("neither: mode %s, no-randomize %v", m, nr)
 	}
-	if k, err := Override(UML, "/usr/bin/linux.uml"); err == nil {
+	if k, err := (Cache{Dir: t.TempDir()}).Override(UML, "/usr/bin/linux.uml"); err == nil {
 		if want := umltest.Mode(k.Release); k.Mode != want || k.NoRandomize != (want == Seccomp) {
 			t.Errorf("installed kernel %s: mode %s, no-randomize %v; want %s", k.Release, k.Mode, k.NoRandomize, want)
 		}

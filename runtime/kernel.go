@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -102,7 +101,8 @@ func (c Cache) load(fl flavor, version string) (Kernel, bool) {
 		return k, false
 	}
 	if fl.monitor == UML {
-		k.Mode, k.NoRandomize = umlTraits(k.Path)
+		f := c.umlFacts(k.Path)
+		k.Mode, k.NoRandomize = f.Mode, f.NoRandomize
 	}
 	releases, _ := os.ReadDir(filepath.Join(dir, modulesDir))
 	if len(releases) == 1 {
@@ -139,7 +139,7 @@ func (c Cache) Latest(monitor string) (Kernel, error) {
 
 // Override describes a kernel given as kernel=PATH for monitor (UML or
 // QEMU; "" is UML).
-func Override(monitor, path string) (Kernel, error) {
+func (c Cache) Override(monitor, path string) (Kernel, error) {
 	fl, err := flavorOf(monitor)
 	if err != nil {
 		return Kernel{}, err
@@ -158,16 +158,12 @@ func Override(monitor, path string) (Kernel, error) {
 	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
 		return Kernel{}, fmt.Errorf("kernel %s is not an executable file", path)
 	}
-	k := Kernel{Monitor: UML, Path: abs}
-	k.Mode, k.NoRandomize = umlTraits(abs)
-	// A User-mode Linux kernel prints its release and exits; anything else
-	// fails later, at boot, with the kernel's own output. Its modules are
-	// where Debian installs them beside the binary.
-	if out, err := exec.Command(abs, "--version").Output(); err == nil {
-		k.Release = strings.TrimSpace(string(out))
-		k.Modules = modulesBeside(abs, "../lib/uml/modules", k.Release)
-	}
-	return k, nil
+	// Anything but a UML kernel fails later, at boot, with the kernel's
+	// own output. Its modules are where Debian installs them beside the
+	// binary.
+	f := c.umlFacts(abs)
+	return Kernel{Monitor: UML, Path: abs, Release: f.Release, Mode: f.Mode, NoRandomize: f.NoRandomize,
+		Modules: modulesBeside(abs, "../lib/uml/modules", f.Release)}, nil
 }
 
 // overrideImage describes a bzImage for QEMU. Its release comes from the

@@ -263,7 +263,7 @@ func resolveKernel(ctx context.Context, c *cli.Context, cfg *config.Config) erro
 	}
 	var k runtime.Kernel
 	if cfg.Kernel != "" {
-		k, err = runtime.Override(cfg.Monitor, cfg.Kernel)
+		k, err = cache.Override(cfg.Monitor, cfg.Kernel)
 	} else {
 		src := source(c)
 		src.Monitor = cfg.Monitor
