@@ -72,13 +72,15 @@ func (p *Proc) Done() <-chan struct{} { return p.done }
 //   - it is confined to p.Policy (driver/confine: Landlock, a mount
 //     namespace holding only the policy's paths, and as root an
 //     unprivileged uid), unless unconfined; the Status says what holds.
-func start(p Process, inherit []*os.File, unconfined bool) (*Proc, confine.Status, error) {
-	proc, st, err := startWith(p, inherit, unconfined, true)
+//     Where nothing can confine it, a process that must be confined is
+//     not started (ErrUnconfined).
+func start(p Process, inherit []*os.File, unconfined, mustConfine bool) (*Proc, confine.Status, error) {
+	proc, st, err := startWith(p, inherit, unconfined, mustConfine, true)
 	if errors.Is(err, errNamespaces) {
 		// No namespaces here (a container, a locked-down sysctl): the
 		// process group is what is left to kill helpers by, Landlock what
 		// is left to confine the process.
-		proc, st, err = startWith(p, inherit, unconfined, false)
+		proc, st, err = startWith(p, inherit, unconfined, mustConfine, false)
 	}
 	return proc, st, err
 }
@@ -86,18 +88,29 @@ func start(p Process, inherit []*os.File, unconfined bool) (*Proc, confine.Statu
 // errNamespaces marks a start that failed for want of namespaces.
 var errNamespaces = errors.New("cannot create namespaces")
 
-func startWith(p Process, inherit []*os.File, unconfined, namespaces bool) (*Proc, confine.Status, error) {
+func startWith(p Process, inherit []*os.File, unconfined, mustConfine, namespaces bool) (*Proc, confine.Status, error) {
 	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	st := confine.Status{UID: os.Geteuid(), GID: os.Getegid()}
 	p.ExtraFiles = append(append([]*os.File(nil), p.ExtraFiles...), inherit...)
 	monitorFiles := len(p.ExtraFiles)
+	confined := !unconfined && p.Policy != nil
+	var plan confine.Status
+	if confined {
+		plan = confine.Plan(namespaces)
+	}
+	if mustConfine && !unconfined && !plan.Confined() {
+		return nil, st, ErrUnconfined
+	}
 	var l *confine.Launch
-	if !unconfined && p.Policy != nil {
+	if confined {
 		// The PID-1 helper confines its own thread and starts the
 		// monitor from it (confine.Enter): one re-execution of corun.
 		var err error
-		l, err = confine.Wrap(*p.Policy, confine.Plan(namespaces), p.Path, append([]string{p.Path}, p.Args...), p.Env, 3+monitorFiles)
+		l, err = confine.Wrap(*p.Policy, plan, p.Path, append([]string{p.Path}, p.Args...), p.Env, 3+monitorFiles)
 		if err != nil {
+			if namespaces { // as root: the user namespaces of idmapped mounts
+				err = fmt.Errorf("%w: %w", errNamespaces, err)
+			}
 			return nil, st, err
 		}
 		defer l.Close()

@@ -62,11 +62,8 @@ func (i *Instance) Start(p Process) (*Proc, error) {
 	case i.proc != nil:
 		return nil, errors.New("driver: monitor process started twice")
 	}
-	unconfined := i.Config.Unconfined
-	if !unconfined && len(i.Config.Shares) > 0 && !confine.Probe().Confined() {
-		return nil, ErrUnconfined
-	}
-	proc, st, err := start(p, i.inherit, unconfined)
+	// A monitor with cofs shares runs confined, or with --unconfined.
+	proc, st, err := start(p, i.inherit, i.Config.Unconfined, len(i.Config.Shares) > 0)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,11 @@ import (
 var corun string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(noConfinementEnv) != "" {
+		err := withoutConfinement(os.Args[1:])
+		fmt.Fprintln(os.Stderr, "without confinement:", err)
+		os.Exit(exitFailure + 1)
+	}
 	dir, err := os.MkdirTemp("", "corun-test")
 	if err != nil {
 		panic(err)
