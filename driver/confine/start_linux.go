@@ -134,14 +134,17 @@ func Wrap(p Policy, plan Status, path string, argv, env []string, firstFD int) (
 		s.Jail = l.jail
 		if s.Drop {
 			s.Userns = map[string]int{}
-			for _, owner := range pol.owners() {
-				h, err := newHolder(owner, plan.UID, plan.GID)
+			for _, o := range pol.owners() {
+				if o == (owner{uint32(plan.UID), uint32(plan.GID)}) {
+					continue // its files are the dropped user's already
+				}
+				h, err := newHolder(o, plan.UID, plan.GID)
 				if err != nil {
 					l.Close()
 					return nil, fmt.Errorf("confine: user namespace for idmapped mounts: %w", err)
 				}
 				l.holders = append(l.holders, h)
-				s.Userns[owner.key()] = firstFD + len(l.ExtraFiles)
+				s.Userns[o.key()] = firstFD + len(l.ExtraFiles)
 				l.ExtraFiles = append(l.ExtraFiles, h.ns)
 			}
 		}
