@@ -75,9 +75,21 @@ for _ in $(seq "$RUNS"); do # interleaved, so host load hits all alike
   t_unconf+=("$(best_of 1 unconfined)")
 done
 min() { printf '%s\n' "$@" | sort -n | head -1; }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+# paired A B: the median of the ratios of the runs made side by side,
+# steadier than either best when the load drifts.
+paired() {
+  local -n a=$1 b=$2
+  local r=() i
+  for i in "${!a[@]}"; do r+=("$(ratio "${a[$i]}" "${b[$i]}")"); done
+  median "${r[@]}"
+}
 to=$(min "${t_ours[@]}") tb=$(min "${t_bare[@]}") tu=$(min "${t_unconf[@]}")
 echo "boot to /bin/true and power-off (best of $RUNS): corun ${to}s, bare linux.uml ${tb}s, ratio $(ratio "$to" "$tb") (goal ≤ 1.10)"
 echo "confinement (best of $RUNS): confined ${to}s, --unconfined ${tu}s, ratio $(ratio "$to" "$tu") (goal ≤ 1.03)"
+echo "  medians: corun $(median "${t_ours[@]}")s, bare $(median "${t_bare[@]}")s, --unconfined $(median "${t_unconf[@]}")s;" \
+  "median of paired ratios: corun ÷ bare $(paired t_ours t_bare), confined ÷ unconfined $(paired t_ours t_unconf)"
+echo "  all runs: corun ${t_ours[*]}; bare ${t_bare[*]}; --unconfined ${t_unconf[*]}; $(uptime | sed 's/.*load/load/')"
 
 # Peak RSS of corun itself, polled from /proc while it runs.
 "$CORUN" run "$img" kernel="$KERNEL" -- /bin/true >/dev/null &
