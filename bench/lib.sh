@@ -16,14 +16,19 @@ debian_mirror() {
 # from being flushed on the next run's clock.
 time_runs() {
   local n=$1; shift
-  local t0 t1
+  local t0 t1 err
+  err=$(mktemp)
   for _ in $(seq "$n"); do
     sync
     t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || { echo "benchmark command failed: $*" >&2; return 1; }
+    # What a failed run said is shown; a successful run's is dropped.
+    "$@" >/dev/null 2>"$err" || { echo "benchmark command failed: $*" >&2; tail -n 20 "$err" >&2; return 1; }
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc -l
   done | sort -g
+  local rc=${PIPESTATUS[0]}
+  rm -f "$err"
+  return "$rc"
 }
 
 # best_of N CMD...: the fastest of N runs.
