@@ -2,12 +2,14 @@ package imagefmt
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -332,5 +334,61 @@ func TestQCOW2Hostile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkHostile(t, writeFile(t, "bad.qcow2", tc.image), tc.sentinel, tc.fragments...)
 		})
+	}
+}
+
+// TestQCOW2CompressedBomb: a compressed cluster whose stream inflates to
+// 128 clusters reads as its first cluster, as QEMU reads it (it inflates
+// into one cluster and stops), without memory for the rest.
+func TestQCOW2CompressedBomb(t *testing.T) {
+	src, _ := writeRawFixture(t, t.TempDir())
+	path := convertQCOW2(t, src, "-c")
+	b := readFile(t, path)
+	be := binary.BigEndian
+	l2 := int(be.Uint64(b[be.Uint64(b[40:]):]) & qcow2OffsetMask)
+	const clusterBits, shift = 16, 62 - (16 - 8)
+	if be.Uint32(b[20:]) != clusterBits {
+		t.Fatalf("cluster_bits %d", be.Uint32(b[20:]))
+	}
+	var vc int
+	for vc = 0; be.Uint64(b[l2+8*vc:])&qcow2Compressed == 0; vc++ {
+		if vc == 1<<(clusterBits-3) {
+			t.Fatal("the fixture has no compressed cluster in its first L2 table")
+		}
+	}
+	// The bomb goes at the end of the file, the cluster's entry points
+	// there.
+	host := uint64(len(b))
+	var z bytes.Buffer
+	w, _ := flate.NewWriter(&z, flate.BestCompression)
+	w.Write(bytes.Repeat([]byte("bomb"), 128<<clusterBits/4))
+	w.Close()
+	sectors := (int(host)&511 + z.Len() + 511) / 512
+	be.PutUint64(b[l2+8*vc:], qcow2Compressed|uint64(sectors-1)<<shift|host)
+	b = append(b, z.Bytes()...)
+	bomb := writeFile(t, "bomb.qcow2", b)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	d, err := Open(bomb, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got := make([]byte, 1<<clusterBits)
+	if _, err := d.ReadAt(got, int64(vc)<<clusterBits); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if !bytes.Equal(got, bytes.Repeat([]byte("bomb"), len(got)/4)) {
+		t.Error("the cluster does not read as the first cluster of its stream")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+		t.Errorf("reading the cluster allocated %d bytes", n)
+	}
+	// QEMU reads it the same.
+	want := qemuRaw(t, bomb)
+	if !bytes.Equal(want[vc<<clusterBits:(vc+1)<<clusterBits], got) {
+		t.Error("qemu-img reads the cluster differently")
 	}
 }
