@@ -16,8 +16,8 @@ import (
 	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
-// smallFS makes a filesystem with a directory a/b, a file a/f and a
-// directory with a few entries.
+// smallFS makes a filesystem with a directory a/b, a file a/f, a sparse
+// file a/sparse and a directory with a few entries.
 func smallFS(t testing.TB, args ...string) string {
 	t.Helper()
 	tree := filepath.Join(t.TempDir(), "tree")
@@ -27,6 +27,12 @@ func smallFS(t testing.TB, args ...string) string {
 		}
 	}
 	os.WriteFile(filepath.Join(tree, "a/f"), bytes.Repeat([]byte("data"), 3000), 0o644)
+	// A sparse file, which the tar stores as a sparse entry.
+	if f, err := os.Create(filepath.Join(tree, "a/sparse")); err == nil {
+		f.WriteAt([]byte("island"), 1<<20)
+		f.Truncate(2 << 20)
+		f.Close()
+	}
 	for _, n := range []string{"one", "two", "three"} {
 		os.WriteFile(filepath.Join(tree, "d", n), []byte(n), 0o644)
 	}
