@@ -63,9 +63,9 @@ type entry struct {
 	typ, offset, count int32
 }
 
-// readHeader reads a header at off in r and returns it and its length.
-// name labels errors.
-func readHeader(r io.ReaderAt, off int64, name string) (*Header, int64, error) {
+// readHeader reads a header at off in r, a file of fileSize bytes, and
+// returns it and its length. name labels errors.
+func readHeader(r io.ReaderAt, off, fileSize int64, name string) (*Header, int64, error) {
 	var pre [16]byte
 	if _, err := r.ReadAt(pre[:], off); err != nil {
 		return nil, 0, fmt.Errorf("%s: header at %d: %w", name, off, noEOF(err))
@@ -78,6 +78,9 @@ func readHeader(r io.ReaderAt, off int64, name string) (*Header, int64, error) {
 		return nil, 0, fmt.Errorf("%s: header at %d declares %d entries, %d bytes of data: %w", name, off, il, dl, ErrFormat)
 	}
 	size := 16 + int64(il)*16 + int64(dl)
+	if size > fileSize-off { // before allocating up to maxData for it
+		return nil, 0, fmt.Errorf("%s: header at %d (%d bytes): %w", name, off, size, noEOF(io.ErrUnexpectedEOF))
+	}
 	raw := make([]byte, size)
 	if _, err := r.ReadAt(raw, off); err != nil {
 		return nil, 0, fmt.Errorf("%s: header at %d (%d bytes): %w", name, off, size, noEOF(err))
@@ -189,6 +192,9 @@ func (h *Header) Strings(tag int32) []string {
 		return nil
 	}
 	b, _ := h.span(e)
+	if len(b) == 0 { // an array of no strings
+		return nil
+	}
 	return strings.Split(string(b[:len(b)-1]), "\x00")
 }
 
@@ -199,7 +205,8 @@ func (h *Header) Ints(tag int32) []int64 {
 		return nil
 	}
 	b, _ := h.span(e)
-	out := make([]int64, 0, e.count)
+	// Not e.count: a NULL or string entry may claim 2^31 values in no bytes.
+	out := make([]int64, 0, min(int(e.count), len(b)))
 	for i := 0; i < int(e.count); i++ {
 		switch e.typ {
 		case typeChar, typeInt8:

@@ -83,12 +83,12 @@ func Open(r io.ReaderAt, size int64, name string) (*Package, error) {
 	if binary.BigEndian.Uint32(lead[0:4]) != leadMagic || lead[4] != 3 {
 		return nil, fmt.Errorf("%s: not an RPM v3/v4 package (lead magic %x, major %d): %w", name, lead[0:4], lead[4], ErrFormat)
 	}
-	sig, n, err := readHeader(r, leadSize, name+": signature")
+	sig, n, err := readHeader(r, leadSize, size, name+": signature")
 	if err != nil {
 		return nil, err
 	}
 	off := leadSize + (n+7)&^7 // the signature header is padded to 8 bytes
-	hdr, n, err := readHeader(r, off, name)
+	hdr, n, err := readHeader(r, off, size, name)
 	if err != nil {
 		return nil, err
 	}
