@@ -57,14 +57,24 @@ func parseConffiles(data []byte) []string {
 // stageConffiles renames each extracted conffile to NAME.dpkg-new, where
 // "dpkg --configure" expects a new conffile and installs it (there is no
 // old one to merge with).
+// The names come from the package: the renames go through an os.Root so
+// that "../" or a symlinked directory cannot reach outside the target.
 func (u *unpacked) stageConffiles(target string) error {
+	if len(u.conffiles) == 0 {
+		return nil
+	}
+	root, err := os.OpenRoot(target)
+	if err != nil {
+		return fmt.Errorf("package %s: %w", u.pkg, err)
+	}
+	defer root.Close()
 	for _, c := range u.conffiles {
-		p := filepath.Join(target, c)
-		if _, err := os.Lstat(p); err != nil {
+		p := strings.TrimPrefix(c, "/")
+		if _, err := root.Lstat(p); err != nil {
 			return fmt.Errorf("package %s: conffile %s not in its data: %w", u.pkg, c, err)
 		}
-		if err := os.Rename(p, p+".dpkg-new"); err != nil {
-			return fmt.Errorf("package %s: %w", u.pkg, err)
+		if err := root.Rename(p, p+".dpkg-new"); err != nil {
+			return fmt.Errorf("package %s: conffile %s: %w", u.pkg, c, err)
 		}
 	}
 	return nil

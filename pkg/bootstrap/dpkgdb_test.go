@@ -97,3 +97,43 @@ func TestConfigureScriptOrder(t *testing.T) {
 		t.Errorf("preinsts, then base, then the rest expected:\n%s", s)
 	}
 }
+
+// A conffile name from a hostile package must not rename anything
+// outside the target, through ".." or a symlinked directory.
+func TestStageConffilesStaysInTarget(t *testing.T) {
+	outside := t.TempDir()
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	if err := os.MkdirAll(filepath.Join(target, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(target, "etc", "link")); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(target, victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"/" + rel, "/etc/link/victim", "../../" + victim} {
+		u := testUnpacked("evil", "", map[string]string{"conffiles": c + "\n"})
+		if err := u.stageConffiles(target); err == nil {
+			t.Errorf("conffile %s: staged", c)
+		}
+		if _, err := os.Stat(victim); err != nil {
+			t.Fatalf("conffile %s: %v", c, err)
+		}
+	}
+	u := testUnpacked("good", "", map[string]string{"conffiles": "/etc/good.conf\n"})
+	if err := os.WriteFile(filepath.Join(target, "etc", "good.conf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.stageConffiles(target); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(target, "etc", "good.conf.dpkg-new")); err != nil {
+		t.Error(err)
+	}
+}
