@@ -54,6 +54,12 @@ func readFile(name string) ([]setting, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuration file: %w", err)
 	}
+	return parseFile(data, name)
+}
+
+// parseFile splits a configuration file into its settings; name labels
+// errors.
+func parseFile(data []byte, name string) ([]setting, error) {
 	var out []setting
 	for i, line := range strings.Split(string(data), "\n") {
 		words, err := splitWords(line)

@@ -30,3 +30,29 @@ func FuzzParseRich(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRepomd: a repomd.xml gives the primary metadata's location inside
+// the repository and its SHA256, or an error.
+func FuzzRepomd(f *testing.F) {
+	f.Add([]byte(`<?xml version="1.0" encoding="UTF-8"?>
+<repomd xmlns="http://linux.duke.edu/metadata/repo" xmlns:rpm="http://linux.duke.edu/metadata/rpm">
+ <revision>1700000000</revision>
+ <data type="primary">
+  <checksum type="sha256">` + strings.Repeat("ab", 32) + `</checksum>
+  <open-checksum type="sha256">` + strings.Repeat("cd", 32) + `</open-checksum>
+  <location href="repodata/` + strings.Repeat("ab", 32) + `-primary.xml.zst"/>
+  <timestamp>1700000000</timestamp>
+  <size>1234</size>
+  <open-size>56789</open-size>
+ </data>
+</repomd>`))
+	f.Fuzz(func(t *testing.T, repomd []byte) {
+		d, err := Primary(repomd, "fuzz")
+		if err != nil {
+			return
+		}
+		if _, err := relative(d.Location); err != nil || strings.HasPrefix(d.Location, "../") || !isHex(d.SHA256, 64) {
+			t.Fatalf("accepted %+v", d)
+		}
+	})
+}
