@@ -24,6 +24,9 @@ const (
 	version = 2
 	maxData = 512
 	hdrLen  = 12 // three u32 fields before the data, in requests and replies
+	// maxReply bounds a reply's parts together: the kernel may be
+	// hostile, and UML's longest replies (config, proc) are far smaller.
+	maxReply = 1 << 20
 )
 
 // ErrCommand is a request the guest kernel refused; the error text is UML's.
@@ -92,6 +95,9 @@ func Do(ctx context.Context, path, request string) (string, error) {
 			size = n - hdrLen
 		}
 		out.Write(bytes.TrimRight(buf[hdrLen:hdrLen+size], "\x00"))
+		if out.Len() > maxReply {
+			return "", fmt.Errorf("mconsole %s: %q: reply longer than %d bytes", path, request, maxReply)
+		}
 		if more == 0 {
 			reply := strings.TrimRight(out.String(), "\n")
 			if code != 0 {
