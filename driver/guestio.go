@@ -36,14 +36,22 @@ func PumpGuest(inst *Instance, con, status *os.File, log io.Writer) *GuestIO {
 	}
 	go func() {
 		defer g.readers.Done()
-		var upOnce sync.Once // a guest can print the line again
+		// Outcome reads the first "up" and the first exit or error; the
+		// guest writes this channel and may repeat a line without end,
+		// so later ones are dropped rather than kept.
+		up, ended := false, false
 		sc := bufio.NewScanner(status)
 		for sc.Scan() {
 			if ev, ok := coinit.ParseStatus(sc.Text()); ok {
-				if ev.Up {
-					upOnce.Do(func() { close(g.up) })
+				switch {
+				case ev.Up && !up:
+					up = true
+					close(g.up)
+					g.events = append(g.events, ev)
+				case !ev.Up && !ended:
+					ended = true
+					g.events = append(g.events, ev)
 				}
-				g.events = append(g.events, ev)
 			} else {
 				fmt.Fprintln(log, sc.Text())
 			}
