@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,9 +20,9 @@ import (
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/confine"
 	conet "github.com/colinux-ng/colinux/driver/net"
+	"github.com/colinux-ng/colinux/driver/qemu/qemutest"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/internal/testutil"
-	"github.com/colinux-ng/colinux/pkg/archive"
 	"github.com/colinux-ng/colinux/pkg/cobd"
 	"github.com/colinux-ng/colinux/runtime"
 	"github.com/colinux-ng/colinux/runtime/initramfs"
@@ -41,42 +40,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// The guest kernel and coinit archive are fetched and built once.
-var (
-	setupOnce sync.Once
-	kernel    runtime.Kernel
-	coinitArc string
-	setupErr  error
-)
-
-// guest returns the cloud kernel from the runtime cache (fetched through
-// the archive client on first use) and corun's initramfs. Without a
-// reachable mirror the test is skipped, except under CI=true.
+// guest returns the cloud kernel from the runtime cache (see qemutest)
+// and corun's initramfs.
 func guest(t *testing.T) (runtime.Kernel, string) {
 	t.Helper()
 	testutil.RequireTool(t, Binary())
 	testutil.RequireTool(t, "qemu-img")
-	setupOnce.Do(func() {
-		cache, err := runtime.DefaultCache()
-		if err != nil {
-			setupErr = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		if kernel, setupErr = cache.Ensure(ctx, runtime.Source{Monitor: runtime.QEMU}); setupErr != nil {
-			return
-		}
-		coinitArc, setupErr = initramfs.Cached(cache.Dir)
-	})
-	if setupErr != nil {
-		var se *archive.StatusError
-		if os.Getenv("CI") != "true" && !errors.As(setupErr, &se) && !errors.Is(setupErr, archive.ErrSignature) {
-			t.Skipf("no cloud kernel: %v", setupErr)
-		}
-		t.Fatal(setupErr)
+	k := qemutest.Kernel(t, cache(t))
+	arc, err := initramfs.Cached(cache(t).Dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return kernel, coinitArc
+	return k, arc
+}
+
+func cache(t *testing.T) runtime.Cache {
+	t.Helper()
+	c, err := runtime.DefaultCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // boot runs cfg to the end through the driver, as corun does, and
@@ -129,6 +113,7 @@ func bootWith(t *testing.T, cfg *config.Config, stopAfter time.Duration, opts dr
 // --snapshot run that leaves the image as it was.
 func TestCommand(t *testing.T) {
 	t.Parallel()
+	k, _ := guest(t)
 	img := umltest.Image(t, t.TempDir(), nil)
 	before, _ := os.ReadFile(img)
 	res, out, err := boot(t, &config.Config{
@@ -141,7 +126,7 @@ func TestCommand(t *testing.T) {
 	if !res.Exited || res.ExitCode != 3 {
 		t.Errorf("got %+v, want exit status 3", res)
 	}
-	if want := "hello from " + kernel.Release + " on 2 cpus\n"; !strings.Contains(out, want) {
+	if want := "hello from " + k.Release + " on 2 cpus\n"; !strings.Contains(out, want) {
 		t.Errorf("output %q lacks %q", out, want)
 	}
 	if after, _ := os.ReadFile(img); !bytes.Equal(before, after) {
@@ -257,33 +242,12 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
-// virtiofsd returns the host's virtiofsd or one fetched into the runtime
-// cache, skipping as guest does without a mirror.
-func virtiofsd(t *testing.T) []string {
-	t.Helper()
-	cache, err := runtime.DefaultCache()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd, err := cache.EnsureVirtiofsd(ctx, runtime.Source{})
-	if err != nil {
-		var se *archive.StatusError
-		if os.Getenv("CI") != "true" && !errors.As(err, &se) && !errors.Is(err, archive.ErrSignature) {
-			t.Skipf("no virtiofsd: %v", err)
-		}
-		t.Fatal(err)
-	}
-	return cmd
-}
-
 // TestCofs: a share read and written through virtiofs, nothing outside
 // it reachable, and a ,ro share that refuses writes even when the guest
 // remounts it read-write (virtiofsd --readonly on the host side).
 func TestCofs(t *testing.T) {
 	t.Parallel()
-	vfs := virtiofsd(t)
+	vfs := qemutest.Virtiofsd(t, cache(t))
 	dir := t.TempDir()
 	img := umltest.Image(t, dir, nil)
 	share := filepath.Join(dir, "share")
