@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
 
@@ -29,6 +31,14 @@ func Outcome(cfg *config.Config, events []coinit.Event, waitErr error, stopped b
 	}
 	if stopped {
 		return Result{}, nil
+	}
+	// UML ends on a panic as on any other fatal signal; its console says
+	// which it was.
+	if waitErr != nil && strings.Contains(tail, console.PanicMark) {
+		if cfg.Initrd == "" && !up {
+			return fail(ErrKernelStart, "the guest kernel panicked before coinit ran")
+		}
+		return fail(ErrGuestCrash, "the guest kernel panicked")
 	}
 	if cfg.Initrd == "" && !up {
 		msg := "the kernel exited before coinit ran"

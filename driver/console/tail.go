@@ -3,6 +3,7 @@
 package console
 
 import (
+	"slices"
 	"strings"
 	"sync"
 )
@@ -36,11 +37,42 @@ func (t *Tail) Bytes() []byte {
 
 // Lines returns the last n lines, without carriage returns.
 func (t *Tail) Lines(n int) string {
-	s := strings.ReplaceAll(string(t.Bytes()), "\r", "")
-	s = strings.TrimRight(s, "\n")
-	lines := strings.Split(s, "\n")
+	lines := t.lines()
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func (t *Tail) lines() []string {
+	s := strings.ReplaceAll(string(t.Bytes()), "\r", "")
+	return strings.Split(strings.TrimRight(s, "\n"), "\n")
+}
+
+// PanicMark begins the line a Linux kernel prints as it panics, with why.
+const PanicMark = "Kernel panic - not syncing"
+
+// Report returns the last n lines for an error report, preceded by the
+// kernel's panic line when that scrolled off before them: the stack
+// trace a panic prints after it is longer than a report's lines.
+func (t *Tail) Report(n int) string {
+	lines := t.lines()
+	if len(lines) <= n {
+		return strings.Join(lines, "\n")
+	}
+	head, last := lines[:len(lines)-n], lines[len(lines)-n:]
+	isPanic := func(l string) bool { return strings.Contains(l, PanicMark) }
+	if i := lastIndexFunc(head, isPanic); i >= 0 && !slices.ContainsFunc(last, isPanic) {
+		last = append([]string{head[i], "…"}, last...)
+	}
+	return strings.Join(last, "\n")
+}
+
+func lastIndexFunc(s []string, f func(string) bool) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if f(s[i]) {
+			return i
+		}
+	}
+	return -1
 }

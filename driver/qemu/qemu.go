@@ -174,13 +174,13 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 	eventsHost.Close()
 	<-mon.done
 	if stalled {
-		return driver.Result{}, &driver.GuestError{Err: driver.ErrKernelStart, Tail: tail.Lines(20),
+		return driver.Result{}, &driver.GuestError{Err: driver.ErrKernelStart, Tail: tail.Report(20),
 			Msg: fmt.Sprintf("under KVM the guest did not reach coinit within %v; this host's KVM may not run Linux (nested virtualization); %s=tcg runs QEMU without it", kvmBootLimit, AccelEnv)}
 	}
 	if mon.panicked || mon.shutdown == "guest-panic" {
-		return driver.Result{}, &driver.GuestError{Err: driver.ErrGuestCrash, Msg: "the guest kernel panicked", Tail: tail.Lines(20)}
+		return driver.Result{}, &driver.GuestError{Err: driver.ErrGuestCrash, Msg: "the guest kernel panicked", Tail: tail.Report(20)}
 	}
-	return driver.Outcome(cfg, events, waitErr, ctx.Err() != nil, tail.Lines(20))
+	return driver.Outcome(cfg, events, waitErr, ctx.Err() != nil, tail.Report(20))
 }
 
 // kvmBootLimit is how long a KVM guest may take to reach coinit: well

@@ -126,7 +126,7 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 	guest := driver.PumpGuest(inst, conHost, statusR, logw)
 	waitErr := proc.Wait()
 	events := guest.Drain()
-	return driver.Outcome(cfg, events, waitErr, ctx.Err() != nil, tail.Lines(20))
+	return driver.Outcome(cfg, events, waitErr, ctx.Err() != nil, tail.Report(20))
 }
 
 // withX11Initramfs returns the configuration to boot: for an X11 guest,

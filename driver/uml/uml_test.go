@@ -204,7 +204,7 @@ func TestGuestCrash(t *testing.T) {
 	if !errors.As(err, &ge) || !errors.Is(err, driver.ErrGuestCrash) {
 		t.Fatalf("want a guest crash, got %v", err)
 	}
-	if !strings.Contains(ge.Tail, "Kernel panic") && !strings.Contains(ge.Tail, "sysrq") {
-		t.Errorf("the error's console tail does not show the crash:\n%s", ge.Tail)
+	if ge.Msg != "the guest kernel panicked" || !strings.Contains(ge.Tail, "Kernel panic - not syncing: sysrq triggered crash") {
+		t.Errorf("the error does not say the kernel panicked, and why: %q\n%s", ge.Msg, ge.Tail)
 	}
 }
