@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,8 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/colinux-ng/colinux/driver"
+	"github.com/colinux-ng/colinux/driver/confine"
 	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/internal/testutil"
@@ -61,10 +64,11 @@ func waitFor(d time.Duration, cond func() bool) bool {
 }
 
 // instanceProcs returns the processes of instance name: its PID-1 helper,
-// the kernel and every helper the kernel forked, which all carry the
-// instance directory in their command line.
+// the monitor and every helper the monitor forked, which all carry the
+// instance directory in their command line (UML's uml_dir=, QEMU's QMP
+// socket).
 func instanceProcs(name string) []int {
-	marker := "uml_dir=" + filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "corun", name, "uml") + "\x00"
+	marker := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "corun", name) + "/"
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
@@ -108,74 +112,85 @@ func imageLocked(t *testing.T, img string) bool {
 	return errors.Is(err, unix.EWOULDBLOCK)
 }
 
-// TestKill9: kill -9 of each process of an instance in turn — the corun
-// running a command, the background corun, the kernel's PID-1 helper,
-// the kernel's main process — leaves no process and no lock; ls says
-// dead, never running; stop or rm removes the leftovers and says so; the
-// image is e2fsck-clean.
+// TestKill9: on each monitor, kill -9 of each process of an instance in
+// turn — the corun running a command, the background corun, the
+// monitor's PID-1 helper, the monitor (UML's kernel, QEMU) — leaves no
+// process and no lock; ls says dead, never running; stop or rm removes
+// the leftovers and says so; the image is e2fsck-clean.
 func TestKill9(t *testing.T) {
 	t.Parallel()
 	testutil.RequireTool(t, "e2fsck")
-	for _, tc := range []struct {
-		victim, cleanup string
-	}{
-		{"corun", "stop"}, {"supervisor", "rm"}, {"init", "stop"}, {"kernel", "rm"},
-	} {
-		t.Run(tc.victim, func(t *testing.T) {
-			t.Parallel()
-			img := umltest.Image(t, t.TempDir(), nil)
-			name := "kill-" + tc.victim
-			var owner *exec.Cmd
-			if tc.victim == "corun" {
-				owner = exec.Command(corun, "run", "--name", name, img, kernelArg(t), "--", "sleep", "100000")
-				if err := owner.Start(); err != nil {
-					t.Fatal(err)
-				}
-				defer owner.Process.Kill()
-			} else if out, errOut, code := run(t, "run", "--detach", "--name", name, img, kernelArg(t)); code != 0 {
-				t.Fatalf("run --detach: exit %d: %s %s", code, out, errOut)
-			}
-			var rec instance.Record
-			if !waitFor(30*time.Second, func() bool {
-				r, ok := lsGet(t, name)
-				rec = r
-				return ok && r.State == "running" && len(instanceProcs(name)) >= 3
-			}) {
-				t.Fatalf("%s not running with its helpers: %+v, processes %v", name, rec, instanceProcs(name))
-			}
-			t.Logf("before: owner %d, processes %v", rec.Owner, instanceProcs(name))
-			victim := map[string]int{"corun": rec.Owner, "supervisor": rec.Owner, "init": rec.PID, "kernel": childOf(t, rec.PID)}[tc.victim]
-			if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			if owner != nil {
-				owner.Wait()
-			}
-			// A process on its way out has lost its command line but may
-			// still hold its files for a moment.
-			if !waitFor(10*time.Second, func() bool {
-				return len(instanceProcs(name)) == 0 && !alive(rec.Owner) && !imageLocked(t, img)
-			}) {
-				t.Fatalf("left behind: processes %v, owner %d alive %v, image locked %v",
-					instanceProcs(name), rec.Owner, alive(rec.Owner), imageLocked(t, img))
-			}
-			if r, ok := lsGet(t, name); !ok || r.State != "dead" {
-				t.Errorf("ls shows %+v (listed %v), want dead", r, ok)
-			}
-			out, _, _ := run(t, "ls")
-			if !strings.Contains(out, name) || !strings.Contains(out, "dead") {
-				t.Errorf("ls:\n%s", out)
-			}
-			_, errOut, code := run(t, tc.cleanup, name)
-			if code != 0 || !strings.Contains(errOut, map[string]string{"stop": "was not running", "rm": "removed " + name}[tc.cleanup]) {
-				t.Errorf("%s of a dead instance: exit %d: %q", tc.cleanup, code, errOut)
-			}
-			if _, ok := lsGet(t, name); ok {
-				t.Errorf("%s did not remove the dead instance", tc.cleanup)
-			}
-			testutil.Run(t, "e2fsck", "-fn", img)
-		})
+	forEachMonitor(t, func(t *testing.T, m monitor) {
+		for _, tc := range []struct {
+			victim, cleanup string
+		}{
+			{"corun", "stop"}, {"supervisor", "rm"}, {"init", "stop"}, {"monitor", "rm"},
+		} {
+			t.Run(tc.victim, func(t *testing.T) {
+				t.Parallel()
+				kill9(t, m, tc.victim, tc.cleanup)
+			})
+		}
+	})
+}
+
+func kill9(t *testing.T, m monitor, victim, cleanup string) {
+	img := umltest.Image(t, t.TempDir(), nil)
+	name := "kill-" + m.name + "-" + victim
+	var owner *exec.Cmd
+	if victim == "corun" {
+		owner = exec.Command(corun, m.runArgs(img, []string{"--name", name}, "--", "sleep", "100000")...)
+		owner.Env = append(os.Environ(), m.env...)
+		if err := owner.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer owner.Process.Kill()
+	} else {
+		out, errOut, code := m.run(t, m.runArgs(img, []string{"--detach", "--json", "--name", name})...)
+		var rec instance.Record
+		if err := json.Unmarshal([]byte(out), &rec); code != 0 || err != nil || rec.Name != name || rec.Monitor != m.kind {
+			t.Fatalf("run --detach --json: exit %d, %v: %q %s", code, err, out, errOut)
+		}
 	}
+	var rec instance.Record
+	if !waitFor(time.Minute, func() bool {
+		r, ok := lsGet(t, name)
+		rec = r
+		return ok && r.State == "running" && len(instanceProcs(name)) >= m.procs
+	}) {
+		t.Fatalf("%s not running with its helpers: %+v, processes %v", name, rec, instanceProcs(name))
+	}
+	t.Logf("before: owner %d, processes %v", rec.Owner, instanceProcs(name))
+	pid := map[string]int{"corun": rec.Owner, "supervisor": rec.Owner, "init": rec.PID, "monitor": childOf(t, rec.PID)}[victim]
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if owner != nil {
+		owner.Wait()
+	}
+	// A process on its way out has lost its command line but may still
+	// hold its files for a moment.
+	if !waitFor(10*time.Second, func() bool {
+		return len(instanceProcs(name)) == 0 && !alive(rec.Owner) && !imageLocked(t, img)
+	}) {
+		t.Fatalf("left behind: processes %v, owner %d alive %v, image locked %v",
+			instanceProcs(name), rec.Owner, alive(rec.Owner), imageLocked(t, img))
+	}
+	if r, ok := lsGet(t, name); !ok || r.State != "dead" {
+		t.Errorf("ls shows %+v (listed %v), want dead", r, ok)
+	}
+	out, _, _ := run(t, "ls")
+	if !regexp.MustCompile(`(?m)^` + name + ` .* dead: `).MatchString(out) {
+		t.Errorf("ls:\n%s", out)
+	}
+	_, errOut, code := run(t, cleanup, name)
+	if code != 0 || !strings.Contains(errOut, map[string]string{"stop": "was not running", "rm": "removed " + name}[cleanup]) {
+		t.Errorf("%s of a dead instance: exit %d: %q", cleanup, code, errOut)
+	}
+	if _, ok := lsGet(t, name); ok {
+		t.Errorf("%s did not remove the dead instance", cleanup)
+	}
+	testutil.Run(t, "e2fsck", "-fn", img)
 }
 
 // TestRmRunning: rm refuses a live instance; stop of an unknown one fails.
@@ -219,8 +234,14 @@ func startOnPTY(t *testing.T, args ...string) (*exec.Cmd, *terminal) {
 // startOnPTYIn does so in directory dir.
 func startOnPTYIn(t *testing.T, dir string, args ...string) (*exec.Cmd, *terminal) {
 	t.Helper()
+	return startOnPTYEnv(t, dir, nil, args...)
+}
+
+// startOnPTYEnv does so in dir with env added to the test's environment.
+func startOnPTYEnv(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *terminal) {
+	t.Helper()
 	cmd := exec.Command(corun, args...)
-	cmd.Dir = dir
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
 	ptmx, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
@@ -287,38 +308,115 @@ func shellImage(t *testing.T, dir string) string {
 	})
 }
 
-// TestAttach: corun run on a terminal attaches the console: a command
-// typed there runs in the guest and its output comes back; Ctrl-]
-// detaches and leaves the guest running; corun attach reattaches, and
-// ends when the guest powers off.
-func TestAttach(t *testing.T) {
+// TestLifecycle: on each monitor, corun run on a terminal attaches the
+// console: a command typed there runs in the guest and its output comes
+// back; Ctrl-] detaches and leaves the guest running, which ls shows
+// with its monitor, kernel and confinement; a second instance on the
+// same image is refused; corun attach reattaches, replaying the recent
+// output; corun stop, while attached, shuts the guest down within 10 s,
+// which ends the attach; the guest is no longer listed and its image
+// checks clean.
+func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	img := shellImage(t, t.TempDir())
-	cmd, con := startOnPTY(t, "run", "--name", "att", img, kernelArg(t))
-	defer run(t, "stop", "--force", "att")
-	con.expect(t, "# ", time.Minute)
-	con.typ(t, "echo $((6*7))-from-the-guest\r")
-	con.expect(t, "42-from-the-guest", 30*time.Second)
-	con.typ(t, "\x1d")
-	if code := waitExit(t, cmd, 10*time.Second); code != 0 {
-		t.Fatalf("detach: exit %d:\n%s", code, con.String())
-	}
-	con.expect(t, "detached from att", time.Second)
-	if r, ok := lsGet(t, "att"); !ok || r.State != "running" || r.Monitor != "uml" || r.Kernel == "" {
-		t.Fatalf("after detaching, ls shows %+v; want running, monitor uml and the kernel's release", r)
-	}
+	e2fsck := testutil.RequireTool(t, "e2fsck")
+	forEachMonitor(t, func(t *testing.T, m monitor) {
+		img := shellImage(t, t.TempDir())
+		name := "life-" + m.name
+		cmd, con := startOnPTYEnv(t, "", m.env, m.runArgs(img, []string{"--name", name})...)
+		defer run(t, "stop", "--force", name)
+		con.expect(t, "# ", 2*time.Minute)
+		con.typ(t, "echo $((6*7))-from-the-guest\r")
+		con.expect(t, "42-from-the-guest", 30*time.Second)
+		con.typ(t, "\x1d")
+		if code := waitExit(t, cmd, 10*time.Second); code != 0 {
+			t.Fatalf("detach: exit %d:\n%s", code, con.String())
+		}
+		con.expect(t, "detached from "+name, time.Second)
 
-	cmd, con = startOnPTY(t, "attach", "att")
-	con.expect(t, "42-from-the-guest", 10*time.Second) // the recent output, replayed
-	con.typ(t, "echo again-$((1+1))\r")
-	con.expect(t, "again-2", 30*time.Second)
-	con.typ(t, "poweroff\r")
-	if code := waitExit(t, cmd, 30*time.Second); code != 0 {
-		t.Errorf("attach to a guest that powers off: exit %d:\n%s", code, con.String())
-	}
-	if !waitFor(5*time.Second, func() bool { _, ok := lsGet(t, "att"); return !ok }) {
-		t.Errorf("a guest that powered off is still listed: %+v", ls(t))
-	}
+		// The confinement in force is what this host offers.
+		want := confine.Probe()
+		r, ok := lsGet(t, name)
+		if !ok || r.State != "running" || r.Monitor != m.kind || r.Kernel != m.release || r.KernelMode != m.mode ||
+			r.Confinement == nil || *r.Confinement != want {
+			t.Errorf("after detaching, ls shows %+v; want running, monitor %s, kernel %s mode %q, confinement %+v",
+				r, m.kind, m.release, m.mode, want)
+		}
+		kernel := m.release
+		if m.mode != "" {
+			kernel += " (" + m.mode + ")"
+		}
+		out, _, _ := run(t, "ls")
+		if !regexp.MustCompile(`(?m)^` + name + ` +` + m.kind + ` +` + regexp.QuoteMeta(kernel) + ` .*` +
+			regexp.QuoteMeta(img) + ` .* ` + regexp.QuoteMeta(want.Short()) + ` +running$`).MatchString(out) {
+			t.Errorf("ls does not show %s running with its monitor, kernel, image and confinement:\n%s", name, out)
+		}
+		if _, errOut, code := m.run(t, m.runArgs(img, nil, "--", "true")...); code == 0 || !strings.Contains(errOut, `in use by instance "`+name+`"`) {
+			t.Errorf("second instance: exit %d, %q", code, errOut)
+		}
+
+		cmd, con = startOnPTY(t, "attach", name)
+		con.expect(t, "42-from-the-guest", 10*time.Second) // the recent output, replayed
+		con.typ(t, "echo again-$((1+1))\r")
+		con.expect(t, "again-2", 30*time.Second)
+		start := time.Now()
+		if _, errOut, code := run(t, "stop", name); code != 0 {
+			t.Fatalf("stop: exit %d: %s", code, errOut)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("stop took %v", d)
+		}
+		if code := waitExit(t, cmd, 10*time.Second); code != 0 {
+			t.Errorf("attach to a guest that was stopped: exit %d:\n%s", code, con.String())
+		}
+		if _, ok := lsGet(t, name); ok {
+			t.Errorf("a stopped guest is still listed: %+v", ls(t))
+		}
+		if out, err := exec.Command(e2fsck, "-fn", img).CombinedOutput(); err != nil {
+			t.Errorf("e2fsck -fn after stop: %v\n%s", err, out)
+		}
+	})
+}
+
+// TestCrash: on each monitor, a guest kernel panic is reported: corun
+// running a command fails with its own status, the crash and the
+// console's last lines; a guest in the background ends the attach with
+// the crash, and stays listed dead with it until corun rm.
+func TestCrash(t *testing.T) {
+	t.Parallel()
+	const panicNow = "echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger"
+	crashed := driver.ErrGuestCrash.Error()
+	forEachMonitor(t, func(t *testing.T, m monitor) {
+		t.Run("command", func(t *testing.T) {
+			t.Parallel()
+			img := umltest.Image(t, t.TempDir(), nil)
+			_, errOut, code := m.run(t, m.runArgs(img, nil, "--", "sh", "-c", panicNow)...)
+			if code != exitFailure || !strings.Contains(errOut, crashed+": the guest kernel panicked") ||
+				!strings.Contains(errOut, "Kernel panic - not syncing: sysrq triggered crash") {
+				t.Errorf("exit %d: %q; want %d, the panic and the kernel's message saying why", code, errOut, exitFailure)
+			}
+		})
+		t.Run("detached", func(t *testing.T) {
+			t.Parallel()
+			img := shellImage(t, t.TempDir())
+			name := "crash-" + m.name
+			if out, errOut, code := m.run(t, m.runArgs(img, []string{"--detach", "--name", name})...); code != 0 {
+				t.Fatalf("run --detach: exit %d: %s %s", code, out, errOut)
+			}
+			defer run(t, "stop", "--force", name)
+			cmd, con := startOnPTY(t, "attach", name)
+			con.expect(t, "# ", 2*time.Minute)
+			con.typ(t, panicNow+"\r")
+			if code := waitExit(t, cmd, time.Minute); code != exitFailure || !strings.Contains(con.String(), name+" ended: "+crashed+": the guest kernel panicked") {
+				t.Errorf("attach to a guest that panics: exit %d:\n%s", code, con.String())
+			}
+			if r, ok := lsGet(t, name); !ok || r.State != "dead" || r.Reason != crashed+": the guest kernel panicked" {
+				t.Errorf("ls shows %+v (listed %v), want dead: %s: the guest kernel panicked", r, ok, crashed)
+			}
+			if _, errOut, code := run(t, "rm", name); code != 0 {
+				t.Errorf("rm: exit %d: %s", code, errOut)
+			}
+		})
+	})
 }
 
 // TestKill9Helper: kill -9 of one of the kernel's helper processes may

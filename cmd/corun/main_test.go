@@ -12,12 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/colinux-ng/colinux/driver/confine"
-	"github.com/colinux-ng/colinux/driver/instance"
+	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/qemu"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
-	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
 // corun is the binary under test, built once by TestMain.
@@ -45,6 +43,13 @@ func TestMain(m *testing.M) {
 	}
 	// Instances and the runtime cache stay inside the test's directory;
 	// a short path keeps UML's socket names within the unix limit.
+	userCache, err := os.UserCacheDir()
+	if err != nil {
+		panic(err)
+	}
+	if err := shareRuntime(filepath.Join(dir, "cache"), userCache); err != nil {
+		fmt.Fprintf(os.Stderr, "QEMU's runtime is fetched for this run alone: %v\n", err)
+	}
 	os.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
 	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	code := m.Run()
@@ -61,9 +66,15 @@ func run(t *testing.T, args ...string) (string, string, int) {
 // runIn runs corun in directory dir.
 func runIn(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
+	return runEnv(t, dir, nil, args...)
+}
+
+// runEnv runs corun in dir with env added to the test's environment.
+func runEnv(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(corun, args...)
-	cmd.Dir = dir
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
@@ -74,15 +85,6 @@ func runIn(t *testing.T, dir string, args ...string) (string, string, int) {
 }
 
 func kernelArg(t *testing.T) string { return "kernel=" + umltest.InstalledKernel(t).Path }
-
-func TestRunCommand(t *testing.T) {
-	t.Parallel()
-	img := umltest.Image(t, t.TempDir(), nil)
-	out, errOut, code := run(t, "run", img, kernelArg(t), "--", "sh", "-c", "echo out; echo err >&2; exit 3")
-	if code != 3 || out != "out\nerr\n" {
-		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
-	}
-}
 
 // run --json reports which kernel ran and how: the installed kernel, in
 // the mode its release supports (ptrace before Linux 6.16), and ptrace
@@ -126,54 +128,6 @@ func TestRunJSON(t *testing.T) {
 	}
 }
 
-// A guest booted to its init is stopped within 10 s, cleanly, and while it
-// runs a second instance on the same image is refused.
-func TestStopAndLock(t *testing.T) {
-	t.Parallel()
-	img := umltest.Image(t, t.TempDir(), nil)
-	out, errOut, code := run(t, "run", "--detach", "--json", "--name", "lifecycle", img, kernelArg(t))
-	var rec instance.Record
-	if err := json.Unmarshal([]byte(out), &rec); code != 0 || err != nil || rec.Name != "lifecycle" {
-		t.Fatalf("run --detach --json: exit %d, %v, %q %q", code, err, out, errOut)
-	}
-	// The confinement in force is what this host offers, and run and ls
-	// say so.
-	want := confine.Probe()
-	if rec.Confinement == nil || *rec.Confinement != want {
-		t.Errorf("run --json: confinement %+v, want %+v", rec.Confinement, want)
-	}
-	// And so are the kernel and its mode (ptrace before Linux 6.16).
-	k := umltest.InstalledKernel(t)
-	mode := umltest.Mode(k.Version)
-	if rec.Kernel != k.Version || rec.KernelMode != mode {
-		t.Errorf("run --json: kernel %q mode %q, want %s (%s)", rec.Kernel, rec.KernelMode, k.Version, mode)
-	}
-	out, _, _ = run(t, "ls")
-	if !strings.Contains(out, "lifecycle") || !strings.Contains(out, img) || !strings.Contains(out, want.Short()) ||
-		!strings.Contains(out, k.Version+" ("+mode+")") {
-		t.Errorf("ls does not show the instance, its kernel and mode, and its confinement:\n%s", out)
-	}
-	if out, _, _ = run(t, "ls", "--json"); !strings.Contains(out, `"confinement":{"landlock":`) || !strings.Contains(out, `"kernel_mode":"`+mode+`"`) {
-		t.Errorf("ls --json lacks the confinement or the kernel mode: %s", out)
-	}
-	_, errOut, code = run(t, "run", img, kernelArg(t), "--", "true")
-	if code == 0 || !strings.Contains(errOut, `in use by instance "lifecycle"`) {
-		t.Errorf("second instance: exit %d, %q", code, errOut)
-	}
-	start := time.Now()
-	_, errOut, code = run(t, "stop", "lifecycle")
-	if code != 0 {
-		t.Fatalf("stop: exit %d: %s", code, errOut)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("stop took %v", d)
-	}
-	if out, _, _ := run(t, "ls"); strings.Contains(out, "lifecycle") {
-		t.Errorf("stopped instance still listed:\n%s", out)
-	}
-	testutil.Run(t, "e2fsck", "-fn", img)
-}
-
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -194,6 +148,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{img, "cobd0=" + img}, "cobd0 is given twice"},
 		{[]string{"@" + bad}, "bad.conf:1"},
 		{[]string{img, "kernel=/bin/false"}, "guest kernel did not start"},
+		{[]string{img, "cpus=2"}, "cpus=2: User-mode Linux runs one CPU"},
 	} {
 		args := append(append([]string{"run"}, tc.args...), "--", "true")
 		if !strings.HasPrefix(tc.args[len(tc.args)-1], "kernel=") {
@@ -202,6 +157,21 @@ func TestBadInput(t *testing.T) {
 		_, errOut, code := run(t, args...)
 		if code != exitFailure || !strings.Contains(errOut, tc.want) {
 			t.Errorf("corun %q: exit %d, stderr %q; want %q", args, code, errOut, tc.want)
+		}
+	}
+}
+
+// TestChooseMonitor: monitor=auto is QEMU where KVM works, else UML;
+// qemu and uml stay as asked.
+func TestChooseMonitor(t *testing.T) {
+	for _, tc := range []struct{ accel, asked, want string }{
+		{"kvm", "auto", "qemu"}, {"tcg", "auto", "uml"},
+		{"tcg", "qemu", "qemu"}, {"kvm", "uml", "uml"},
+	} {
+		t.Setenv(qemu.AccelEnv, tc.accel)
+		cfg := &config.Config{Monitor: tc.asked}
+		if chooseMonitor(cfg); cfg.Monitor != tc.want {
+			t.Errorf("%s=%s, monitor=%s: chose %s, want %s", qemu.AccelEnv, tc.accel, tc.asked, cfg.Monitor, tc.want)
 		}
 	}
 }
