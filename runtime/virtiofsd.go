@@ -49,13 +49,19 @@ const (
 // the same suite and runs through that suite's dynamic loader: nothing of
 // the host's libraries is used or changed.
 func (c Cache) EnsureVirtiofsd(ctx context.Context, src Source) ([]string, error) {
-	if cmd := HostVirtiofsd(); cmd != nil {
-		return cmd, nil
-	}
-	if cmd, ok := c.latestVirtiofsd(); ok {
+	if cmd, ok := c.FindVirtiofsd(); ok {
 		return cmd, nil
 	}
 	return c.FetchVirtiofsd(ctx, src)
+}
+
+// FindVirtiofsd returns the command running the virtiofsd corun uses
+// without fetching one: the host's, else the newest cached.
+func (c Cache) FindVirtiofsd() ([]string, bool) {
+	if cmd := HostVirtiofsd(); cmd != nil {
+		return cmd, true
+	}
+	return c.latestVirtiofsd()
 }
 
 func (c Cache) latestVirtiofsd() ([]string, bool) {

@@ -21,6 +21,10 @@ import (
 // corun is the binary under test, built once by TestMain.
 var corun string
 
+// userCache is the user's cache directory, before TestMain gives the
+// tests their own.
+var userCache string
+
 func TestMain(m *testing.M) {
 	if os.Getenv(noConfinementEnv) != "" {
 		err := withoutConfinement(os.Args[1:])
@@ -43,8 +47,7 @@ func TestMain(m *testing.M) {
 	}
 	// Instances and the runtime cache stay inside the test's directory;
 	// a short path keeps UML's socket names within the unix limit.
-	userCache, err := os.UserCacheDir()
-	if err != nil {
+	if userCache, err = os.UserCacheDir(); err != nil {
 		panic(err)
 	}
 	if err := shareRuntime(filepath.Join(dir, "cache"), userCache); err != nil {
