@@ -1,10 +1,12 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/colinux-ng/colinux/internal/testutil"
@@ -27,25 +29,36 @@ func buildDeb(t *testing.T, compress string) string {
 }
 
 // TestOpenDebMatchesArchive: the xz fast path extracts exactly what the
-// archive package's own reader does.
+// archive package's own reader does, into a fresh buffer, a small one
+// holding garbage, and the buffer an earlier package left behind.
 func TestOpenDebMatchesArchive(t *testing.T) {
+	garbage := bytes.Repeat([]byte{0xff}, 100)[:10]
 	for _, compress := range []string{"xz", "gzip"} {
 		deb := buildDeb(t, compress)
-		fast, err := openDeb(context.Background(), deb)
-		if err != nil {
-			t.Fatalf("%s: %v", compress, err)
-		}
 		slow, err := archive.OpenDeb(deb)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c, err := fast.Control(); err != nil || c.Fields.Get("Package") != "t" {
-			t.Errorf("%s: control %v %v", compress, c, err)
-		}
-		got := extractNames(t, fast)
 		want := extractNames(t, slow)
-		if !reflect.DeepEqual(got, want) || len(got) < 4 {
-			t.Errorf("%s: fast path %v, archive %v", compress, got, want)
+		var left []byte
+		for _, buf := range [][]byte{nil, garbage, nil} {
+			if buf == nil {
+				buf = left
+			}
+			fast, got, err := openDeb(context.Background(), deb, buf)
+			if err != nil {
+				t.Fatalf("%s: %v", compress, err)
+			}
+			left = got
+			if c, err := fast.Control(); err != nil || c.Fields.Get("Package") != "t" {
+				t.Errorf("%s: control %v %v", compress, c, err)
+			}
+			if names := extractNames(t, fast); !reflect.DeepEqual(names, want) || len(names) < 4 {
+				t.Errorf("%s: fast path %v, archive %v", compress, names, want)
+			}
+		}
+		if compress == "xz" && cap(left) < 1024 {
+			t.Errorf("xz: the fast path left a buffer of %d bytes, not the decompressed package", cap(left))
 		}
 	}
 }
@@ -70,7 +83,7 @@ func extractNames(t *testing.T, d *archive.Deb) []string {
 
 func TestArMembersRejectsGarbage(t *testing.T) {
 	for _, raw := range []string{"", "!<arch>\nshort", "!<arch>\n" + "debian-binary   0           0     0     100644  99999     `\n"} {
-		if _, err := arMembers([]byte(raw)); err == nil {
+		if _, err := arMembers(strings.NewReader(raw), int64(len(raw))); err == nil {
 			t.Errorf("%q accepted", raw)
 		}
 	}

@@ -207,17 +207,24 @@ func unpackAll(ctx context.Context, target string, pkgs []*archive.Package, debs
 	defer cancel()
 	type opened struct {
 		deb *archive.Deb
+		buf []byte // backs deb; returned to bufs once unpacked
 		err error
 	}
 	ready := make([]chan opened, len(pkgs))
 	for i := range ready {
 		ready[i] = make(chan opened, 1)
 	}
-	ahead := make(chan struct{}, runtime.NumCPU()+1) // bounds memory held by decompressed debs
+	// The buffers decompressed debs are held in: one being unpacked, the
+	// others decompressing ahead. Their number bounds the memory held.
+	bufs := make(chan []byte, runtime.NumCPU()+2)
+	for range cap(bufs) {
+		bufs <- nil
+	}
 	go func() {
 		for i := range pkgs {
+			var buf []byte
 			select {
-			case ahead <- struct{}{}:
+			case buf = <-bufs:
 			case <-ctx.Done():
 				return
 			}
@@ -225,9 +232,9 @@ func unpackAll(ctx context.Context, target string, pkgs []*archive.Package, debs
 				path, err := debs.path(ctx, i)
 				var d *archive.Deb
 				if err == nil {
-					d, err = openDeb(ctx, path)
+					d, buf, err = openDeb(ctx, path, buf)
 				}
-				ready[i] <- opened{d, err}
+				ready[i] <- opened{d, buf, err}
 			}()
 		}
 	}()
@@ -245,12 +252,12 @@ func unpackAll(ctx context.Context, target string, pkgs []*archive.Package, debs
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		<-ahead
 		if o.err != nil {
 			return nil, fmt.Errorf("package %s: %w", p, o.err)
 		}
 		u, err := unpack(ctx, target, p, o.deb)
 		o.deb.Close()
+		bufs <- o.buf
 		if err != nil {
 			return nil, err
 		}
