@@ -87,21 +87,8 @@ func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, p
 		return nil, err
 	}
 	defer f.Close()
-	var data bytes.Buffer
-	data.Grow(int(want.Size))
-	sum := sha256.New()
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(decompressTo(ctx, io.MultiWriter(&data, sum, pw), f, ext))
-	}()
-	pkgs, err := archive.ParsePackages(pr, name)
-	pr.CloseWithError(errors.New("parsing stopped")) // lets the decompression end early on a parse error
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", plain+ext, err)
-	}
-	if int64(data.Len()) != want.Size || hex.EncodeToString(sum.Sum(nil)) != want.SHA256 {
-		return nil, fmt.Errorf("%s: decompressed file does not match the Release: %w", plain, archive.ErrChecksum)
-	}
+	// The decompressed file goes to the cache as it is made, not through
+	// memory, and is published only once it matches the Release.
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
@@ -110,11 +97,27 @@ func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, p
 		return nil, err
 	}
 	defer out.Abort()
-	if _, err := out.Write(data.Bytes()); err != nil {
-		return nil, err
+	sum := sha256.New()
+	size := &counter{}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(decompressTo(ctx, io.MultiWriter(out, sum, size, pw), f, ext))
+	}()
+	pkgs, err := archive.ParsePackages(pr, name)
+	pr.CloseWithError(errors.New("parsing stopped")) // lets the decompression end early on a parse error
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", plain+ext, err)
+	}
+	if size.n != want.Size || hex.EncodeToString(sum.Sum(nil)) != want.SHA256 {
+		return nil, fmt.Errorf("%s: decompressed file does not match the Release: %w", plain, archive.ErrChecksum)
 	}
 	return pkgs, out.Commit()
 }
+
+// counter counts the bytes written to it.
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // decompressTo decompresses r, a ".gz" or ".xz" file, into w.
 func decompressTo(ctx context.Context, w io.Writer, r io.Reader, ext string) error {
