@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -107,6 +108,16 @@ func (c *Client) settings() (*settings, error) {
 // distURL is the URL of a file below dists/<suite>/.
 func (s *settings) distURL(rel string) string {
 	return s.mirror + "/dists/" + s.Suite + "/" + rel
+}
+
+// Open GETs the file at path below the mirror, unverified: the caller
+// checks what it reads against the signed Release before using it.
+func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, error) {
+	s, err := c.settings()
+	if err != nil {
+		return nil, err
+	}
+	return s.open(ctx, s.mirror+"/"+path)
 }
 
 // Release fetches and verifies the suite's InRelease, refusing it when it

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -60,11 +61,12 @@ func compressedIndex(rel *archive.Release, plain string) string {
 }
 
 // cachedIndex returns the packages of the verified decompressed Packages
-// file plain, fetching and decompressing the verified plain+ext when it is
-// missing. Parsing runs beside the decompression and the hashing of its
-// output: the stream is trusted, as the compressed file was checked
-// against the signed Release, and the whole output is checked again before
-// anything parsed from it is used or cached.
+// file plain, fetching and decompressing plain+ext when it is missing.
+// Decompression and parsing run as the compressed file downloads, and both
+// it and the decompressed output are hashed on the way: nothing parsed is
+// used, and nothing cached, before both match the signed Release. The
+// parser reads hostile input safely (it is fuzzed), so parsing before the
+// check costs only the work of a bad download.
 func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, plain string, want archive.FileHash, ext string) ([]*archive.Package, error) {
 	name := c.Mirror + "/dists/" + c.Suite + "/" + plain
 	path := filepath.Join(c.CacheDir, indexArea, want.SHA256)
@@ -76,19 +78,11 @@ func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, p
 	if rel.AcquireByHash {
 		file = "dists/" + c.Suite + "/" + filepath.Dir(plain) + "/by-hash/SHA256/" + compressed.SHA256
 	}
-	// Fetch downloads into the archive's content-addressed cache and
-	// checks size and SHA256 against the signed Release.
-	paths, err := c.Fetch(ctx, []*archive.Package{{Name: plain + ext, Filename: file, Size: compressed.Size, SHA256: compressed.SHA256}})
+	body, err := c.Open(ctx, file)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(paths[0])
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	// The decompressed file goes to the cache as it is made, not through
-	// memory, and is published only once it matches the Release.
+	defer body.Close()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
@@ -97,27 +91,57 @@ func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, p
 		return nil, err
 	}
 	defer out.Abort()
-	sum := sha256.New()
-	size := &counter{}
+	got, gotPlain := newHashCounter(), newHashCounter()
+	src := io.TeeReader(io.LimitReader(body, compressed.Size+1), got)
 	pr, pw := io.Pipe()
+	decompressed := make(chan struct{})
 	go func() {
-		pw.CloseWithError(decompressTo(ctx, io.MultiWriter(out, sum, size, pw), f, ext))
+		defer close(decompressed)
+		pw.CloseWithError(decompressTo(ctx, io.MultiWriter(out, gotPlain, pw), src, ext))
 	}()
 	pkgs, err := archive.ParsePackages(pr, name)
 	pr.CloseWithError(errors.New("parsing stopped")) // lets the decompression end early on a parse error
+	<-decompressed
+	if _, cerr := io.Copy(io.Discard, src); cerr != nil && err == nil {
+		err = cerr
+	}
+	// A download that differs from the Release is the reason, whatever
+	// the parser made of it.
+	if err := got.check(c.Mirror+"/"+file, compressed); err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", plain+ext, err)
 	}
-	if size.n != want.Size || hex.EncodeToString(sum.Sum(nil)) != want.SHA256 {
+	if gotPlain.n != want.Size || gotPlain.sum() != want.SHA256 {
 		return nil, fmt.Errorf("%s: decompressed file does not match the Release: %w", plain, archive.ErrChecksum)
 	}
 	return pkgs, out.Commit()
 }
 
-// counter counts the bytes written to it.
-type counter struct{ n int64 }
+// hashCounter hashes and counts the bytes written to it.
+type hashCounter struct {
+	hash.Hash
+	n int64
+}
 
-func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+func newHashCounter() *hashCounter { return &hashCounter{Hash: sha256.New()} }
+
+func (h *hashCounter) Write(p []byte) (int, error) {
+	h.n += int64(len(p))
+	return h.Hash.Write(p)
+}
+
+func (h *hashCounter) sum() string { return hex.EncodeToString(h.Sum(nil)) }
+
+// check compares what was hashed with what the Release promised.
+func (h *hashCounter) check(url string, want archive.FileHash) error {
+	if h.n != want.Size || h.sum() != want.SHA256 {
+		return fmt.Errorf("%s: %d bytes with SHA256 %s, the Release says %d bytes with %s: %w",
+			url, h.n, h.sum(), want.Size, want.SHA256, archive.ErrChecksum)
+	}
+	return nil
+}
 
 // decompressTo decompresses r, a ".gz" or ".xz" file, into w.
 func decompressTo(ctx context.Context, w io.Writer, r io.Reader, ext string) error {
