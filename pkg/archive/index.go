@@ -15,7 +15,8 @@ type Index struct {
 // NewIndex indexes pkgs for arch, dropping entries of other architectures
 // (only arch and "all" can be installed) and exact duplicates.
 func NewIndex(arch string, pkgs []*Package) *Index {
-	ix := &Index{Arch: arch, byName: map[string][]*Package{}, providers: map[string][]*Package{}}
+	// Sized up front: growing maps of ~64k names rehashes them several times.
+	ix := &Index{Arch: arch, byName: make(map[string][]*Package, len(pkgs)), providers: map[string][]*Package{}}
 	for _, p := range pkgs {
 		if p.Architecture != arch && p.Architecture != "all" || ix.has(p) {
 			continue
