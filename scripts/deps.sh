@@ -36,13 +36,12 @@ needs=(
   "bc bc"
   "ip iproute2"
   # corun --x11: a private X server, its cookie tool, real X clients and the
-  # screenshot (xwd, then ImageMagick's convert)
+  # screenshot (xwd; the tests decode its output themselves)
   "Xvfb xvfb"
   "xauth xauth"
   "xdpyinfo x11-utils"
   "xprop x11-utils"
   "xwd x11-apps"
-  "convert imagemagick"
   # coimage build, Fedora: the host's rpm reads and checks the fixture
   # packages the tests write (rpm -qp, rpm -K), as a second opinion on pkg/rpm
   "rpm rpm"

@@ -108,8 +108,8 @@ var (
 	Outside = image.Pt(5, 5)
 )
 
-// Screenshot takes the root window with xwd(1), converts it to PNG with
-// ImageMagick's convert and returns both.
+// Screenshot takes the root window with xwd(1) and returns it decoded and
+// as PNG.
 func (s Server) Screenshot(t testing.TB) (image.Image, []byte) {
 	t.Helper()
 	xwd := exec.Command(testutil.RequireTool(t, "xwd"), "-root", "-silent", "-display", s.Display)
@@ -118,17 +118,15 @@ func (s Server) Screenshot(t testing.TB) (image.Image, []byte) {
 	if err != nil {
 		t.Fatalf("xwd: %v", err)
 	}
-	conv := exec.Command(testutil.RequireTool(t, "convert"), "xwd:-", "png:-")
-	conv.Stdin = bytes.NewReader(raw)
-	b, err := conv.Output()
+	img, err := decodeXWD(raw)
 	if err != nil {
-		t.Fatalf("convert: %v", err)
+		t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("convert's PNG: %v", err)
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
 	}
-	return img, b
+	return img, b.Bytes()
 }
 
 // RGB is the colour of a pixel as xclient's RRGGBB.
