@@ -115,7 +115,7 @@ echo published-ok | nc -l -p 8080
 		DNS:     resolver,
 		Command: []string{"sh", "-c", script},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), bootLimit)
 	defer cancel()
 	got := make(chan string, 1)
 	go func() {
@@ -191,7 +191,7 @@ func TestTAP(t *testing.T) {
 wget -q -O - http://10.9.0.1:%d/
 echo tap-ok | nc -l -p 8080
 `, httpPort)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), bootLimit)
 	defer cancel()
 	got := make(chan string, 1)
 	go func() {

@@ -20,6 +20,11 @@ import (
 	"github.com/colinux-ng/colinux/runtime/initramfs"
 )
 
+// bootLimit bounds a test guest's whole run: a hung guest still ends the
+// test, while a loaded 2-core host (a UML boot there takes tens of seconds)
+// does not.
+const bootLimit = 4 * time.Minute
+
 func TestMain(m *testing.M) {
 	driver.MaybeInit() // the monitor's PID 1 is this binary, re-executed,
 	confine.Init()     // and the holder of idmapping namespaces where cat is missing
@@ -63,7 +68,7 @@ func bootWith(t *testing.T, m *config.Config, kernel string, display *x11.Forwar
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), bootLimit)
 	defer cancel()
 	start := time.Now()
 	res, err := driver.Run(ctx, m, driver.Options{Registry: instance.Registry{Dir: dir}, Output: &out, X11: display})
