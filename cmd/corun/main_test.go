@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/qemu"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 )
@@ -56,8 +57,25 @@ func TestMain(m *testing.M) {
 	os.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
 	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	code := m.Run()
+	stopLeftovers()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// stopLeftovers halts the guests a failed test left running in the
+// background, so that they do not outlive the run with their files gone.
+func stopLeftovers() {
+	out, err := exec.Command(corun, "ls", "--json").Output()
+	var recs []instance.Record
+	if err != nil || json.Unmarshal(out, &recs) != nil {
+		return
+	}
+	for _, r := range recs {
+		if r.State == instance.Running {
+			fmt.Fprintf(os.Stderr, "stopping %s, left running by a test\n", r.Name)
+			exec.Command(corun, "stop", "--force", "--timeout", "2s", r.Name).Run()
+		}
+	}
 }
 
 // run runs corun and returns its stdout, stderr and exit status.
