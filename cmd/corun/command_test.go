@@ -8,9 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +17,7 @@ import (
 
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
+	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
 // commandScript is what TestRunCommand's guest runs; %[1]s:%[2]d is the
@@ -62,7 +61,7 @@ func TestRunCommand(t *testing.T) {
 		os.WriteFile(filepath.Join(share, "in.txt"), []byte("from the host\n"), 0o644)
 		os.WriteFile(filepath.Join(ro, "ro.txt"), []byte("read-only\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "secret"), []byte("outside\n"), 0o644)
-		web := hostHTTP(t, "hello from the host\n")
+		web := testutil.ServeHTTP(t, "127.0.0.1:0", "hello from the host\n")
 		published := freePort(t)
 
 		ctx, cancel := context.WithCancel(context.Background())
@@ -133,19 +132,6 @@ func TestRunCommand(t *testing.T) {
 			}
 		})
 	})
-}
-
-// hostHTTP serves body on the host's loopback and returns its port.
-func hostHTTP(t *testing.T, body string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) })}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // readPublished reads a line from the host's port until one comes, or

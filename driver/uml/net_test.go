@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -22,24 +20,13 @@ import (
 	"github.com/colinux-ng/colinux/driver/confine"
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
+	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
 // netImage is the test image with an /etc/resolv.conf for coinit to
 // show the DHCP server's DNS in.
 func netImage(t *testing.T) string {
 	return umltest.Image(t, t.TempDir(), map[string]string{"etc/resolv.conf": ""})
-}
-
-// hostHTTP serves body on the host's 127.0.0.1 and returns the port.
-func hostHTTP(t *testing.T, addr, body string) int {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) })}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // testResolver answers A queries for name with ip on 127.0.0.1 and
@@ -100,7 +87,7 @@ func fetchLine(ctx context.Context, addr string) (string, error) {
 func TestUserNetwork(t *testing.T) {
 	t.Parallel()
 	img := netImage(t)
-	httpPort := hostHTTP(t, "127.0.0.1:0", "hello from the host\n")
+	httpPort := testutil.ServeHTTP(t, "127.0.0.1:0", "hello from the host\n")
 	resolver := testResolver(t, "guest-test.colinux.", "192.0.2.7")
 	published := freePort(t)
 	script := fmt.Sprintf(`ifconfig eth0
@@ -186,7 +173,7 @@ func TestTAP(t *testing.T) {
 	if err := netlink.AddrAdd(link, hostAddr); err != nil {
 		t.Fatal(err)
 	}
-	httpPort := hostHTTP(t, "10.9.0.1:0", "hello over tap\n")
+	httpPort := testutil.ServeHTTP(t, "10.9.0.1:0", "hello over tap\n")
 	script := fmt.Sprintf(`ifconfig eth0 10.9.0.2 netmask 255.255.255.0 up
 wget -q -O - http://10.9.0.1:%d/
 echo tap-ok | nc -l -p 8080

@@ -122,13 +122,7 @@ func TestTarHostile(t *testing.T) {
 		{"shared-blocks-bomb", func(t *testing.T, img string) {
 			// Five files each mapping every block but the first: five
 			// times the filesystem's bytes of data.
-			f, _ := os.Open(img)
-			fi, _ := f.Stat()
-			fsys, err := Open(f, fi.Size())
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			fsys := openImage(t, img)
 			n := fsys.blocks - 1
 			small := filepath.Join(t.TempDir(), "four")
 			os.WriteFile(small, []byte("four"), 0o644)

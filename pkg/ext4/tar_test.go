@@ -152,19 +152,30 @@ func mkfs(t *testing.T, tree string, args ...string) string {
 	return img
 }
 
-// exportTar opens a filesystem image with this package and writes its tar.
-func exportTar(t *testing.T, img string) (string, []string) {
+// openImage opens a filesystem image file with this package for the
+// rest of the test.
+func openImage(t *testing.T, img string) *FS {
 	t.Helper()
 	f, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	fi, _ := f.Stat()
+	t.Cleanup(func() { f.Close() })
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
 	fsys, err := Open(f, fi.Size())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fsys
+}
+
+// exportTar opens a filesystem image with this package and writes its tar.
+func exportTar(t *testing.T, img string) (string, []string) {
+	t.Helper()
+	fsys := openImage(t, img)
 	out := filepath.Join(t.TempDir(), "tree.tar")
 	w, err := os.Create(out)
 	if err != nil {
@@ -537,16 +548,7 @@ func readAll(t *testing.T, path string) []byte {
 // eaInodeSizes returns the sizes of the inodes holding attribute values.
 func eaInodeSizes(t *testing.T, img string) map[uint32]int64 {
 	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	fsys, err := Open(f, fi.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	fsys := openImage(t, img)
 	sizes := map[uint32]int64{}
 	for n := uint32(rootInode + 1); n <= fsys.inodes; n++ {
 		if ino, err := fsys.Inode(n); err == nil && ino.flags&flagEAInode != 0 && ino.Links > 0 {
