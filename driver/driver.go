@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/driver/confine"
 )
 
 // Backend is a cooperative monitor.
@@ -105,6 +106,9 @@ type Result struct {
 	// status. A guest booted to /sbin/init that powers off has neither.
 	Exited   bool
 	ExitCode int
+	// Confinement is what confined the monitor process; nil when none
+	// was started.
+	Confinement *confine.Status
 }
 
 // Errors for a guest that did not run to the end. The error wraps one of

@@ -224,7 +224,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 			stopSequence(context.Background(), b, inst, proc.Pid, opts.StopTimeout, true, gone)
 		}
 		out = <-ended
-		return out.res, out.err
+		return inst.result(out.res), out.err
 	}
 	// A guest in the background that ended on its own, not by a poweroff
 	// or corun stop, stays listed as dead, with the reason.
@@ -236,7 +236,19 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 		}
 		recMu.Unlock()
 	}
-	return out.res, out.err
+	return inst.result(out.res), out.err
+}
+
+// result is res with the confinement of the instance's monitor process,
+// if one was started.
+func (i *Instance) result(res Result) Result {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.proc != nil {
+		st := i.Confinement
+		res.Confinement = &st
+	}
+	return res
 }
 
 // readyWait bounds the wait for a monitor to answer: a kernel of the

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colinux-ng/colinux/driver/confine"
 	conet "github.com/colinux-ng/colinux/driver/net"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 	"github.com/colinux-ng/colinux/internal/testutil"
@@ -124,6 +125,10 @@ func TestRunCommand(t *testing.T) {
 			}
 			if r.Monitor != m.kind || r.Kernel != m.release || r.KernelMode != m.mode || r.ExitCode == nil || *r.ExitCode != 3 {
 				t.Errorf("run --json: %+v; want monitor %s, kernel %s, mode %q, exit code 3", r, m.kind, m.release, m.mode)
+			}
+			// The confinement in force is what this host offers.
+			if want := confine.Probe(); r.Confinement == nil || *r.Confinement != want {
+				t.Errorf("run --json says the confinement is %v; want %v", r.Confinement, want)
 			}
 		})
 		t.Run("accelerator", func(t *testing.T) {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/colinux-ng/colinux/driver/confine"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
 )
 
@@ -105,4 +107,72 @@ func TestSharesNeedConfinement(t *testing.T) {
 		t.Errorf("--unconfined: exit %d, stdout %q, stderr %q; want the share read, with a warning", code, out, errOut)
 	}
 
+}
+
+// TestRunAsUser: corun run by an ordinary user confines the guest kernel
+// with what such a user has — Landlock, its own user and mount
+// namespaces — and run --json says so; the guest reads and writes its
+// share but not a file beside it that the user itself could read, through
+// the share or through a hostfs mount of the host's root.
+func TestRunAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run corun as nobody")
+	}
+	t.Parallel()
+	// nobody must reach corun, the kernel, the image and its share.
+	dir, err := os.MkdirTemp("", "corun-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin, share, home := filepath.Join(dir, "corun"), filepath.Join(dir, "share"), filepath.Join(dir, "home")
+	exe, err := os.ReadFile(corun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{os.Chmod(dir, 0o755), os.WriteFile(bin, exe, 0o755), os.Mkdir(share, 0o755), os.Mkdir(home, 0o755),
+		os.WriteFile(filepath.Join(share, "in.txt"), []byte("SHARED\n"), 0o644),
+		os.WriteFile(filepath.Join(dir, "secret"), []byte("BESIDE\n"), 0o644)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{share, filepath.Join(share, "in.txt"), home, filepath.Join(dir, "secret")} {
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := umltest.Image(t, dir, nil)
+
+	if err := os.Symlink(filepath.Join(dir, "secret"), filepath.Join(share, "link")); err != nil {
+		t.Fatal(err)
+	}
+	script := `cat /mnt/cofs0/in.txt; echo from-the-guest > /mnt/cofs0/out.txt
+cat /mnt/cofs0/link
+mkdir /h && mount -t hostfs none /h -o ../../../../../../../../.. && cat /h` + dir + `/secret
+true`
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "run", "--json", "--snapshot", img, kernelArg(t), "cofs0="+share, "--", "sh", "-c", script)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "XDG_RUNTIME_DIR=" + filepath.Join(home, "run")}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	err = cmd.Run()
+	t.Logf("stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("corun run as nobody: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "SHARED\n") || strings.Contains(stdout.String(), "BESIDE") {
+		t.Errorf("the guest read the share: %v, the file beside it: %v", strings.Contains(stdout.String(), "SHARED\n"), strings.Contains(stdout.String(), "BESIDE"))
+	}
+	if b, err := os.ReadFile(filepath.Join(share, "out.txt")); err != nil || string(b) != "from-the-guest\n" {
+		t.Errorf("file the guest wrote to its share: %q, %v", b, err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	var r runReport
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("run --json: %v", err)
+	}
+	if c := r.Confinement; c == nil || c.Landlock != confine.Probe().Landlock || !c.UserNS || !c.MountNS || c.UID != 65534 {
+		t.Errorf("run --json as nobody says the confinement is %+v; want Landlock %d, its own user and mount namespaces, uid 65534", c, confine.Probe().Landlock)
+	}
 }

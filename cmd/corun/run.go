@@ -48,7 +48,7 @@ var runCommand = &cli.Command{
 		&cli.StringFlag{Name: "mirror", Usage: "Debian mirror for the first kernel fetch (default: from the host's apt sources)"},
 		&cli.StringFlag{Name: "suite", Usage: "Debian suite for the first kernel fetch (default: the newest whose user-mode-linux the host can run, else the host's release)"},
 		&cli.BoolFlag{Name: "unconfined", Usage: "run the guest kernel with all of corun's rights: the guest can then reach every host file through hostfs (needed for cofs shares on a host without Landlock or namespaces)"},
-		&cli.BoolFlag{Name: "json", Usage: "print what ran as JSON: with --detach the instance (name, pid, state, kernel and its mode, confinement) instead of its name; else, when the guest ends, its name, monitor, kernel, kernel mode and exit code on standard error"},
+		&cli.BoolFlag{Name: "json", Usage: "print what ran as JSON: with --detach the instance (name, pid, state, kernel and its mode, confinement) instead of its name; else, when the guest ends, its name, monitor, kernel, kernel mode, confinement and exit code on standard error"},
 	},
 	Action: runAction,
 }
@@ -80,6 +80,7 @@ func runAction(c *cli.Context) error {
 		}
 		if c.Bool("json") {
 			r := reportOf(cfg)
+			r.Confinement = res.Confinement
 			if res.Exited {
 				r.ExitCode = &res.ExitCode
 			}
@@ -101,9 +102,13 @@ func runAction(c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, name)
 		return nil
 	}
+	r := reportOf(cfg)
+	if rec, err := record(name); err == nil { // the guest is running: its record says how it is confined
+		r.Confinement = rec.Confinement
+	}
 	err = attach(c, name)
 	if c.Bool("json") {
-		json.NewEncoder(c.App.ErrWriter).Encode(reportOf(cfg))
+		json.NewEncoder(c.App.ErrWriter).Encode(r)
 	}
 	return err
 }
@@ -116,6 +121,9 @@ type runReport struct {
 	KernelPath string `json:"kernel_path"`           // its binary or boot image
 	KernelMode string `json:"kernel_mode,omitempty"` // UML: "seccomp" or "ptrace"
 	ExitCode   *int   `json:"exit_code,omitempty"`   // the command's, when it ran to the end
+	// Confinement is what confined the guest's monitor process, when one
+	// was started.
+	Confinement *confine.Status `json:"confinement,omitempty"`
 }
 
 func reportOf(cfg *config.Config) runReport {
@@ -128,15 +136,20 @@ func reportOf(cfg *config.Config) runReport {
 
 // printRecord prints the registry's record of the instance name.
 func printRecord(c *cli.Context, name string) error {
-	reg, err := instance.DefaultRegistry()
-	if err != nil {
-		return err
-	}
-	rec, err := reg.Get(name)
+	rec, err := record(name)
 	if err != nil {
 		return err
 	}
 	return json.NewEncoder(c.App.Writer).Encode(rec)
+}
+
+// record is the registry's record of the instance name.
+func record(name string) (instance.Record, error) {
+	reg, err := instance.DefaultRegistry()
+	if err != nil {
+		return instance.Record{}, err
+	}
+	return reg.Get(name)
 }
 
 // splitRunArgs separates settings from the command after "--". The first
