@@ -100,10 +100,11 @@ func buildDebian(t *testing.T, recipeFile, image string) string {
 	return filepath.Join(out, image)
 }
 
-// TestDebianBoot boots the Debian 13 and 12 images: a command, then
-// systemd to the login prompt, detached, with no failed unit and the boot
-// tuning in force; corun stop shuts each down within 10 s and the image is
-// e2fsck-clean afterwards.
+// TestDebianBoot boots the Debian 13 and 12 images, and Debian 13 under
+// QEMU too: a command, then systemd to the login prompt, detached, with no
+// failed unit and the boot tuning in force; corun stop shuts each down
+// within its timeout (10 s, a minute on TCG) and the image is e2fsck-clean
+// afterwards.
 func TestDebianBoot(t *testing.T) {
 	requireDebianBuild(t)
 	for _, rel := range []struct{ recipe, image, version string }{
@@ -113,12 +114,12 @@ func TestDebianBoot(t *testing.T) {
 	}
 	// The same image under QEMU, on TCG unless CORUN_QEMU_ACCEL says kvm
 	// (a KVM that passes corun's probe may still not boot Linux).
-	t.Run("debian-12.yaml on qemu", func(t *testing.T) {
+	t.Run("debian.yaml on qemu", func(t *testing.T) {
 		testutil.RequireTool(t, qemu.Binary())
 		if os.Getenv(qemu.AccelEnv) == "" {
 			t.Setenv(qemu.AccelEnv, "tcg")
 		}
-		bootDebian(t, "debian-12.yaml", "debian-12.img", "12", "--monitor=qemu")
+		bootDebian(t, "debian.yaml", "debian-13.img", "13", "--monitor=qemu")
 	})
 }
 
@@ -194,15 +195,17 @@ func bootDebian(t *testing.T, recipe, image, version, how string) {
 		}
 	}
 
+	stopLimit := 10 * time.Second
+	if onQEMU {
+		stopLimit = time.Minute // TCG on a loaded 2-core machine: 3–9 s quiet
+	}
 	start = time.Now()
-	_, errOut, code = run(t, "stop", "debian")
+	_, errOut, code = run(t, "stop", "--timeout", stopLimit.String(), "debian")
 	stopped = code == 0
 	if code != 0 {
 		t.Fatalf("stop: exit %d: %s", code, errOut)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("stop took %v", d)
-	}
+	t.Logf("stopped after %v", time.Since(start).Round(100*time.Millisecond))
 	testutil.Run(t, "e2fsck", "-fn", img)
 }
 

@@ -40,8 +40,10 @@ const (
 
 // Modules the initramfs carries for the devices corun gives the guest;
 // kmod resolves what they depend on, and leaves out what a kernel has
-// built in.
-var Modules = []string{"virtio_pci", "virtio_blk", "virtio_net", "pvpanic_pci"}
+// built in. button and evdev make QMP's system_powerdown a power key an
+// init system sees (systemd-logind powers off on it): without them the
+// guest ignores the ACPI event, and stop rests on Ctrl-Alt-Del alone.
+var Modules = []string{"virtio_pci", "virtio_blk", "virtio_net", "pvpanic_pci", "button", "evdev"}
 
 // QMPPath is the QMP socket of the instance in dir, for commands from
 // other processes (corun stop).
