@@ -41,6 +41,26 @@ func smallFS(t testing.TB, args ...string) string {
 	return img
 }
 
+// openImage opens a filesystem image file with this package for the
+// rest of the test.
+func openImage(t *testing.T, img string) *FS {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := Open(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fsys
+}
+
 // tarOf opens the image and writes its tar, returning its length.
 func tarOf(img string) (int64, error) {
 	f, err := os.Open(img)

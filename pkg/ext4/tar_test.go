@@ -152,26 +152,6 @@ func mkfs(t *testing.T, tree string, args ...string) string {
 	return img
 }
 
-// openImage opens a filesystem image file with this package for the
-// rest of the test.
-func openImage(t *testing.T, img string) *FS {
-	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := Open(f, fi.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fsys
-}
-
 // exportTar opens a filesystem image with this package and writes its tar.
 func exportTar(t *testing.T, img string) (string, []string) {
 	t.Helper()
