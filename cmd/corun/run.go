@@ -102,9 +102,12 @@ func runAction(c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, name)
 		return nil
 	}
-	r := reportOf(cfg)
-	if rec, err := record(name); err == nil { // the guest is running: its record says how it is confined
-		r.Confinement = rec.Confinement
+	var r runReport
+	if c.Bool("json") {
+		r = reportOf(cfg)
+		if rec, err := record(name); err == nil { // the guest is running: its record says how it is confined
+			r.Confinement = rec.Confinement
+		}
 	}
 	err = attach(c, name)
 	if c.Bool("json") {
