@@ -73,7 +73,7 @@ func verifyCached(path string, want FileHash, what string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%s: read cached %s: %w", what, path, err)
 	}
-	if err := checkHash("cached file "+path, n, hex.EncodeToString(h.Sum(nil)), want); err != nil {
+	if err := want.Check("cached file "+path, n, hex.EncodeToString(h.Sum(nil))); err != nil {
 		return false, fmt.Errorf("%s: %w (remove the file to download it again)", what, err)
 	}
 	return true, nil

@@ -61,11 +61,12 @@ func (s *settings) download(ctx context.Context, url string, w io.Writer, want F
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
-	return checkHash(url, n, hex.EncodeToString(h.Sum(nil)), want)
+	return want.Check(url, n, hex.EncodeToString(h.Sum(nil)))
 }
 
-// checkHash compares what was read with what the signed metadata promised.
-func checkHash(name string, size int64, sum string, want FileHash) error {
+// Check compares what was read of name (size bytes with SHA256 sum, in
+// hex) with what the signed metadata promised.
+func (want FileHash) Check(name string, size int64, sum string) error {
 	if size != want.Size {
 		return fmt.Errorf("%s: %d bytes, expected %d: %w", name, size, want.Size, ErrChecksum)
 	}

@@ -107,14 +107,14 @@ func cachedIndex(ctx context.Context, c *archive.Client, rel *archive.Release, p
 	}
 	// A download that differs from the Release is the reason, whatever
 	// the parser made of it.
-	if err := got.check(c.Mirror+"/"+file, compressed); err != nil {
+	if err := compressed.Check(c.Mirror+"/"+file, got.n, got.sum()); err != nil {
 		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", plain+ext, err)
 	}
-	if gotPlain.n != want.Size || gotPlain.sum() != want.SHA256 {
-		return nil, fmt.Errorf("%s: decompressed file does not match the Release: %w", plain, archive.ErrChecksum)
+	if err := want.Check(plain+" (decompressed)", gotPlain.n, gotPlain.sum()); err != nil {
+		return nil, err
 	}
 	return pkgs, out.Commit()
 }
@@ -133,15 +133,6 @@ func (h *hashCounter) Write(p []byte) (int, error) {
 }
 
 func (h *hashCounter) sum() string { return hex.EncodeToString(h.Sum(nil)) }
-
-// check compares what was hashed with what the Release promised.
-func (h *hashCounter) check(url string, want archive.FileHash) error {
-	if h.n != want.Size || h.sum() != want.SHA256 {
-		return fmt.Errorf("%s: %d bytes with SHA256 %s, the Release says %d bytes with %s: %w",
-			url, h.n, h.sum(), want.Size, want.SHA256, archive.ErrChecksum)
-	}
-	return nil
-}
 
 // decompressTo decompresses r, a ".gz" or ".xz" file, into w.
 func decompressTo(ctx context.Context, w io.Writer, r io.Reader, ext string) error {
