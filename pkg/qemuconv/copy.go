@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -64,10 +63,13 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 	// costs a trip through the run queue each time.
 	g, ctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
-	pool := sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 	mapper, _ := src.(imagefmt.Mapper)
 	for range max(2, runtime.NumCPU()) {
 		g.Go(func() error {
+			// A buffer of its own, not one from a sync.Pool: every GC
+			// empties a pool, and the fresh buffers' page faults made the
+			// copy of a 282 MB partition take ~0.30 s instead of ~0.24 s.
+			buf := make([]byte, chunkSize)
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(len(chunks)) {
@@ -77,10 +79,7 @@ func CopyRange(ctx context.Context, src imagefmt.Disk, off, n int64, dst *os.Fil
 					return err
 				}
 				c := chunks[i]
-				bp := pool.Get().(*[]byte)
-				err := copyChunk(src, mapper, off, c, *bp, dst)
-				pool.Put(bp)
-				if err != nil {
+				if err := copyChunk(src, mapper, off, c, buf, dst); err != nil {
 					return err
 				}
 				atomicfile.StartWriteback(dst, c.Offset, c.Length)
