@@ -22,10 +22,11 @@
 #   zlib qcow2 → cobd image, likewise:                             ≤ 0.4
 #   coimage convert ÷ the classic qemu-img-to-raw + dd skip=63:    ≤ 0.2
 #   allocated bytes of the cobd image ÷ bytes the filesystem uses: ≤ 1.05
-# Times are the median of RUNS runs (default 5), each after a `sync`;
-# the spread (min–max) is printed beside each median, and the median CPU
-# time (user + system) of both tools beside that. CASES (default
-# "whole export qcow2") picks which groups run, e.g. CASES=qcow2.
+# Times are the median of RUNS runs (default 5), each after a `sync`, the
+# tools taking turns run by run; the spread (min–max) is printed beside
+# each median, and the median CPU time (user + system) of both tools
+# beside that. CASES (default "whole export qcow2") picks which groups
+# run, e.g. CASES=qcow2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -69,92 +70,94 @@ start=63, type=83' | sfdisk -q "$work/disk.raw"
   rm -rf "$work/tree" "$work/disk.raw"
 fi
 
-# timing NAME OUTPUT CMD...: the median wall time of RUNS runs, with the spread,
-# and the median CPU time (user + system) — steadier than wall time on a
-# machine others share, and what two cores can turn into wall time.
-declare -A med spread cpu
-timing() {
-  local name=$1 output=$2; shift 2
-  local walls="" cpus="" out TIMEFORMAT='%3R %3U %3S'
-  out=$(mktemp)
-  for _ in $(seq "$RUNS"); do
-    # The last run's output is deleted before the clock starts: freeing its
-    # ~300 MB of blocks took ~0.1 s here, for either tool (qemu-img
-    # truncates an existing output), a constant that is no part of a
-    # conversion and pulled every ratio towards 1.
-    rm -f "$output"
-    sync
-    # bash's own `time`: millisecond resolution (GNU time's %e has 10 ms,
-    # 4 % of a 0.25 s conversion) and no child shell around the command.
-    { time "$@" >/dev/null 2>&1; } 2>"$out" || { echo "benchmark command failed: $*" >&2; exit 1; }
-    read -r e u s < "$out"
-    walls+="$e"$'\n'; cpus+="$(echo "$u + $s" | bc -l)"$'\n'
-  done
-  rm -f "$out"
-  walls=$(echo -n "$walls" | sort -g); cpus=$(echo -n "$cpus" | sort -g)
-  local mid=$(( (RUNS + 1) / 2 ))
-  med[$name]=$(printf '%.3f' "$(echo "$walls" | sed -n "${mid}p")")
-  spread[$name]=$(printf '%.3f–%.3f' "$(echo "$walls" | head -n 1)" "$(echo "$walls" | tail -n 1)")
-  cpu[$name]=$(printf '%.3f' "$(echo "$cpus" | sed -n "${mid}p")")
+# run_once NAME OUTPUT CMD...: one timed run of CMD (a function of this
+# script), its wall and CPU time (user + system: steadier than wall time on
+# a machine others share, and what two cores can turn into wall time)
+# added to NAME's.
+declare -A walls cpus med spread cpu
+times=$(mktemp)
+trap 'rm -f "$times"' EXIT
+run_once() {
+  local name=$1 output=$2 e u s TIMEFORMAT='%3R %3U %3S'; shift 2
+  # The last run's output is deleted before the clock starts: freeing its
+  # ~300 MB of blocks took ~0.1 s here, for either tool (qemu-img
+  # truncates an existing output), a constant that is no part of a
+  # conversion and pulled every ratio towards 1.
+  rm -f "$output"
+  sync
+  # bash's own `time`: millisecond resolution (GNU time's %e has 10 ms,
+  # 4 % of a 0.25 s conversion) and no child process around the command.
+  { time "$@" >/dev/null 2>&1; } 2>"$times" || { echo "benchmark command failed: $*" >&2; exit 1; }
+  read -r e u s < "$times"
+  walls[$name]+="$e"$'\n'; cpus[$name]+="$(echo "$u + $s" | bc -l)"$'\n'
 }
-line() { # line LABEL OURS REF REF_WB GOAL
-  local wb verdict=met
-  wb=$(ratio "${med[$2]}" "${med[$4]}")
-  [ "$(echo "$wb <= $5" | bc -l)" = 1 ] || verdict=MISSED
+# summarize NAME: the median wall time of NAME's runs, the spread, and the
+# median CPU time.
+summarize() {
+  local w c mid=$(( (RUNS + 1) / 2 ))
+  w=$(echo -n "${walls[$1]}" | sort -g); c=$(echo -n "${cpus[$1]}" | sort -g)
+  med[$1]=$(printf '%.3f' "$(echo "$w" | sed -n "${mid}p")")
+  spread[$1]=$(printf '%.3f–%.3f' "$(echo "$w" | head -n 1)" "$(echo "$w" | tail -n 1)")
+  cpu[$1]=$(printf '%.3f' "$(echo "$c" | sed -n "${mid}p")")
+}
+# compare KEY LABEL GOAL OURS_OUTPUT REF_OUTPUT: RUNS rounds of `ours`
+# (coimage), `ref` (qemu-img, its default cache mode) and `ref -t
+# writeback`, the functions the caller defined, taking turns so that a
+# machine that speeds up or slows down during the rounds favours neither;
+# the results are KEY, KEY-ref and KEY-wb, and a line with the ratios.
+compare() {
+  local key=$1 label=$2 goal=$3 out=$4 refout=$5 wb verdict=met
+  for _ in $(seq "$RUNS"); do
+    run_once "$key" "$out" ours
+    run_once "$key-ref" "$refout" ref
+    run_once "$key-wb" "$refout" ref -t writeback
+  done
+  summarize "$key"; summarize "$key-ref"; summarize "$key-wb"
+  wb=$(ratio "${med[$key]}" "${med[$key-wb]}")
+  [ "$(echo "$wb <= $goal" | bc -l)" = 1 ] || verdict=MISSED
   printf '%-32s coimage %ss (%s), qemu-img %ss (%s): ratio %s; -t writeback %ss (%s): ratio %s (goal ≤ %s: %s); cpu %ss vs %ss: ratio %s\n' \
-    "$1" "${med[$2]}" "${spread[$2]}" "${med[$3]}" "${spread[$3]}" "$(ratio "${med[$2]}" "${med[$3]}")" \
-    "${med[$4]}" "${spread[$4]}" "$wb" "$5" "$verdict" "${cpu[$2]}" "${cpu[$3]}" "$(ratio "${cpu[$2]}" "${cpu[$3]}")"
+    "$label" "${med[$key]}" "${spread[$key]}" "${med[$key-ref]}" "${spread[$key-ref]}" "$(ratio "${med[$key]}" "${med[$key-ref]}")" \
+    "${med[$key-wb]}" "${spread[$key-wb]}" "$wb" "$goal" "$verdict" "${cpu[$key]}" "${cpu[$key-ref]}" "$(ratio "${cpu[$key]}" "${cpu[$key-ref]}")"
 }
 
 # Whole-disk convert, per format.
 if runs whole; then
-  whole() { "$COIMAGE" convert --whole "$1" "$work/out.raw"; }
-  whole_ref() { qemu-img convert $2 -O raw "$1" "$work/ref.raw"; }
   for f in vmdk vhdx vhd vdi; do
     fmt=$f; [ $f = vhd ] && fmt=vpc
-    timing "whole-$f" "$work/out.raw" whole "$work/disk.$f"
-    timing "whole-$f-ref" "$work/ref.raw" whole_ref "$work/disk.$f" "-f $fmt"
-    timing "whole-$f-wb" "$work/ref.raw" whole_ref "$work/disk.$f" "-f $fmt -t writeback"
+    ours() { "$COIMAGE" convert --whole "$work/disk.$f" "$work/out.raw"; }
+    ref() { qemu-img convert -f $fmt "$@" -O raw "$work/disk.$f" "$work/ref.raw"; }
+    compare "whole-$f" "convert --whole $f" 0.8 "$work/out.raw" "$work/ref.raw"
     cmp "$work/out.raw" "$work/ref.raw" || { echo "whole-disk convert of $f differs from qemu-img's" >&2; exit 1; }
-    line "convert --whole $f" "whole-$f" "whole-$f-ref" "whole-$f-wb" 0.8
   done
   rm -f "$work/out.raw" "$work/ref.raw"
 fi
 
 # Export of the cobd image to qcow2, plain and compressed.
 if runs export; then
-  export_ours() { "$COIMAGE" export --format qcow2 $2 "$1" "$work/out.qcow2"; }
-  export_ref() { qemu-img convert $2 -f raw -O qcow2 "$1" "$work/ref.qcow2"; }
-  timing export "$work/out.qcow2" export_ours "$work/cobd.img" ""
-  timing export-ref "$work/ref.qcow2" export_ref "$work/cobd.img" ""
-  timing export-wb "$work/ref.qcow2" export_ref "$work/cobd.img" "-t writeback"
-  qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "export differs from the image" >&2; exit 1; }
-  line "export qcow2" export export-ref export-wb 1.0
-  timing export-c "$work/out.qcow2" export_ours "$work/cobd.img" "--compress"
-  timing export-c-ref "$work/ref.qcow2" export_ref "$work/cobd.img" "-c"
-  timing export-c-wb "$work/ref.qcow2" export_ref "$work/cobd.img" "-c -t writeback"
-  qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "compressed export differs from the image" >&2; exit 1; }
-  line "export qcow2 --compress (zlib)" export-c export-c-ref export-c-wb 0.5
-  echo "  sizes: coimage $(stat -c %s "$work/out.qcow2") B, qemu-img $(stat -c %s "$work/ref.qcow2") B"
+  for c in "" --compress; do
+    ours() { "$COIMAGE" export --format qcow2 $c "$work/cobd.img" "$work/out.qcow2"; }
+    ref() { qemu-img convert ${c:+-c} "$@" -f raw -O qcow2 "$work/cobd.img" "$work/ref.qcow2"; }
+    compare "export$c" "export qcow2${c:+ $c (zlib)}" "$([ -n "$c" ] && echo 0.5 || echo 1.0)" "$work/out.qcow2" "$work/ref.qcow2"
+    qemu-img compare -q -f raw -F qcow2 "$work/cobd.img" "$work/out.qcow2" || { echo "export${c:+ $c} differs from the image" >&2; exit 1; }
+  done
+  echo "  sizes (--compress): coimage $(stat -c %s "$work/out.qcow2") B, qemu-img $(stat -c %s "$work/ref.qcow2") B"
   rm -f "$work/out.qcow2" "$work/ref.qcow2"
 fi
 
 # qcow2 → cobd image (the root partition).
 runs qcow2 || exit 0
-ours() { "$COIMAGE" convert "$1" "$work/out.img"; }
-ref() { qemu-img convert $2 -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=qcow2,file.file.filename=$1" "$work/ref.img"; }
 for img in disk disk-zlib; do
-  timing "$img" "$work/out.img" ours "$work/$img.qcow2"
-  timing "$img-ref" "$work/ref.img" ref "$work/$img.qcow2" ""
-  timing "$img-wb" "$work/ref.img" ref "$work/$img.qcow2" "-t writeback"
-  cmp "$work/out.img" "$work/ref.img" || { echo "output differs from qemu-img's" >&2; exit 1; }
+  ours() { "$COIMAGE" convert "$work/$img.qcow2" "$work/out.img"; }
+  ref() { qemu-img convert "$@" -O raw --image-opts "driver=raw,offset=$start,size=$size,file.driver=qcow2,file.file.filename=$work/$img.qcow2" "$work/ref.img"; }
   goal=0.7; [ $img = disk-zlib ] && goal=0.4
-  line "$img.qcow2 → cobd image" "$img" "$img-ref" "$img-wb" $goal
+  compare "$img" "$img.qcow2 → cobd image" $goal "$work/out.img" "$work/ref.img"
+  cmp "$work/out.img" "$work/ref.img" || { echo "output differs from qemu-img's" >&2; exit 1; }
 done
 # The device's floor for this output: copying its bytes (holes kept) and
 # fsyncing the copy, with no format to decode.
 floor() { cp --sparse=always "$work/out.img" "$work/floor.img" && sync "$work/floor.img"; }
-timing floor "$work/floor.img" floor
+for _ in $(seq "$RUNS"); do run_once floor "$work/floor.img" floor; done
+summarize floor
 echo "disk.qcow2: coimage ${med[disk]}s, cp --sparse=always of its output + fsync ${med[floor]}s (${spread[floor]}), ratio $(ratio "${med[disk]}" "${med[floor]}")"
 classic() { qemu-img convert -O raw "$1" "$work/full.raw" && dd if="$work/full.raw" of="$work/classic.img" bs=512 skip=63 status=none; rm -f "$work/full.raw"; }
 t_classic=$(best_of 1 classic "$work/disk.qcow2")
