@@ -97,13 +97,38 @@ func TestCopyRangeCancelled(t *testing.T) {
 	}
 }
 
-// TestChunksAlignToSource checks that chunks end on chunkSize boundaries
-// of the source, where its clusters are aligned, even for a range that
-// starts at sector 63: a compressed cluster cut by a chunk boundary would
-// be decompressed twice.
+// TestChunksAlignToSource checks that chunks of a source that is not
+// stored verbatim end on chunkSize boundaries of the source, where its
+// clusters are aligned, even for a range that starts at sector 63: a
+// compressed cluster cut by a chunk boundary would be decompressed twice.
 func TestChunksAlignToSource(t *testing.T) {
 	const off = 63 * 512
-	chunks := chunksOf([]imagefmt.Extent{{Offset: 0, Length: 4 << 20}}, off, 4<<20-off)
+	chunks := chunksOf([]imagefmt.Extent{{Offset: 0, Length: 4 << 20}}, off, 4<<20-off, func(int64) bool { return false })
+	checkTiling(t, chunks, 4<<20-off)
+	for _, c := range chunks {
+		if end := off + c.Offset + c.Length; end%chunkSize != 0 {
+			t.Fatalf("chunk %v ends at source offset %d, not on a %d-byte boundary", c, end, chunkSize)
+		}
+	}
+}
+
+// TestChunksAlignToOutput checks that chunks of a verbatim source start on
+// chunkSize boundaries of the output, so that no two workers write halves
+// of one page.
+func TestChunksAlignToOutput(t *testing.T) {
+	const off = 63 * 512
+	chunks := chunksOf([]imagefmt.Extent{{Offset: 0, Length: 4 << 20}}, off, 4<<20-off, func(int64) bool { return true })
+	checkTiling(t, chunks, 4<<20-off)
+	for _, c := range chunks {
+		if c.Offset%chunkSize != 0 {
+			t.Fatalf("chunk %v starts at output offset %d, not on a %d-byte boundary", c, c.Offset, chunkSize)
+		}
+	}
+}
+
+// checkTiling checks that chunks are 4 that tile [0, n) in order.
+func checkTiling(t *testing.T, chunks []imagefmt.Extent, n int64) {
+	t.Helper()
 	if len(chunks) != 4 {
 		t.Fatalf("got %d chunks, want 4: %v", len(chunks), chunks)
 	}
@@ -112,9 +137,9 @@ func TestChunksAlignToSource(t *testing.T) {
 		if c.Offset != next {
 			t.Fatalf("chunk at %d, want %d (chunks %v)", c.Offset, next, chunks)
 		}
-		if end := off + c.Offset + c.Length; end%chunkSize != 0 {
-			t.Fatalf("chunk ends at source offset %d, not on a %d-byte boundary", end, chunkSize)
-		}
 		next = c.Offset + c.Length
+	}
+	if next != n {
+		t.Fatalf("chunks end at %d, want %d", next, n)
 	}
 }
