@@ -24,12 +24,13 @@ needs=(
   "blkid util-linux"
   # disk formats in and out (coimage convert/export tests): qemu-io writes the
   # test images, debugfs damages ext4 images on purpose, tar and bsdtar unpack
-  # exports
+  # exports, podman imports the tar export as an image
   "qemu-io qemu-utils"
   "debugfs e2fsprogs"
   "e2fsck e2fsprogs"
   "tar tar"
   "bsdtar libarchive-tools"
+  "podman podman"
   # corun: the User-mode Linux monitor and the guest's tools
   "linux.uml user-mode-linux"
   "dpkg:busybox-static busybox-static"

@@ -99,7 +99,16 @@ func (t *tarWalk) entry(name string, ino *Inode) error {
 		return nil
 	}
 	if first, ok := t.links[ino.Num]; ok {
-		return t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeLink, Name: name, Linkname: first, Format: tar.FormatPAX})
+		// A hard link carries the inode's metadata too, as GNU tar and
+		// docker write it: podman and docker import apply a link entry's
+		// mode, owners and times to the inode, and a bare link header
+		// left the file at mode 0000, dated 1970.
+		h, err := t.meta(name, ino)
+		if err != nil {
+			return err
+		}
+		h.Typeflag, h.Linkname = tar.TypeLink, first
+		return t.write(h)
 	}
 	if ino.Links > 1 {
 		t.links[ino.Num] = name
@@ -107,11 +116,31 @@ func (t *tarWalk) entry(name string, ino *Inode) error {
 	return t.header(name, ino)
 }
 
-// header writes an inode's header and, for a regular file, its data.
-func (t *tarWalk) header(name string, ino *Inode) error {
+// meta makes the header fields every entry of an inode shares: mode,
+// owners, times and extended attributes.
+func (t *tarWalk) meta(name string, ino *Inode) (*tar.Header, error) {
 	h := &tar.Header{
 		Name: name, Mode: int64(ino.Mode & 07777), Uid: int(ino.UID), Gid: int(ino.GID),
 		ModTime: ino.Mtime, AccessTime: ino.Atime, ChangeTime: ino.Ctime, Format: tar.FormatPAX,
+	}
+	attrs, err := t.fs.Xattrs(ino)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(attrs) > 0 {
+		h.PAXRecords = map[string]string{}
+		for k, v := range attrs {
+			h.PAXRecords["SCHILY.xattr."+k] = string(v)
+		}
+	}
+	return h, nil
+}
+
+// header writes an inode's header and, for a regular file, its data.
+func (t *tarWalk) header(name string, ino *Inode) error {
+	h, err := t.meta(name, ino)
+	if err != nil {
+		return err
 	}
 	switch ino.Type() {
 	case TypeDir:
@@ -135,21 +164,15 @@ func (t *tarWalk) header(name string, ino *Inode) error {
 	default:
 		return errorf(ErrFormat, "%s: inode %d has file type %#x", name, ino.Num, ino.Type())
 	}
-	attrs, err := t.fs.Xattrs(ino)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	if len(attrs) > 0 {
-		h.PAXRecords = map[string]string{}
-		for k, v := range attrs {
-			h.PAXRecords["SCHILY.xattr."+k] = string(v)
-		}
-	}
 	if h.Typeflag == tar.TypeReg {
 		return t.file(h, ino)
 	}
+	return t.write(h)
+}
+
+func (t *tarWalk) write(h *tar.Header) error {
 	if err := t.tw.WriteHeader(h); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", h.Name, err)
 	}
 	return nil
 }
