@@ -4,7 +4,6 @@ package ext4
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,17 +28,9 @@ func TestTarPodmanImport(t *testing.T) {
 	store := t.TempDir()
 	podman := func(args ...string) string {
 		t.Helper()
-		args = append([]string{"--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run"),
-			"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}, args...)
-		b, err := exec.Command("podman", args...).Output()
-		if err != nil {
-			msg := ""
-			if ee, ok := err.(*exec.ExitError); ok {
-				msg = string(ee.Stderr)
-			}
-			t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, msg)
-		}
-		return strings.TrimSpace(string(b))
+		storage := []string{"--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run"),
+			"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
+		return strings.TrimSpace(testutil.Run(t, "podman", append(storage, args...)...))
 	}
 	podman("import", out, "localhost/coimage-tar-test:1")
 	got := podman("image", "mount", "localhost/coimage-tar-test:1")
