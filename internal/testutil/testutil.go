@@ -57,3 +57,19 @@ func Run(t testing.TB, name string, args ...string) string {
 	}
 	return stdout.String()
 }
+
+// Open opens a file for the rest of the test and returns it with its
+// size, what the image readers take.
+func Open(t testing.TB, path string) (*os.File, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, fi.Size()
+}

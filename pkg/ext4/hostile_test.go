@@ -45,16 +45,7 @@ func smallFS(t testing.TB, args ...string) string {
 // rest of the test.
 func openImage(t *testing.T, img string) *FS {
 	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := Open(f, fi.Size())
+	fsys, err := Open(testutil.Open(t, img))
 	if err != nil {
 		t.Fatal(err)
 	}

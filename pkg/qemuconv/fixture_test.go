@@ -107,16 +107,7 @@ func mkext4At(t *testing.T, path string, offset, sizeKiB int64, label, uuid stri
 // readTableFile opens path and runs ReadTable on it.
 func readTableFile(t *testing.T, path string) (*Table, error) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ReadTable(f, fi.Size())
+	return ReadTable(testutil.Open(t, path))
 }
 
 // patchFile applies edit to the n bytes of path at off.
