@@ -8,7 +8,6 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/colinux-ng/colinux/driver/console"
 	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/x11"
+	"github.com/colinux-ng/colinux/internal/lazyregexp"
 )
 
 // Instance is a guest being run, as a backend sees it.
@@ -283,7 +283,7 @@ func firstLine(s string) string {
 	return line
 }
 
-var nameJunk = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+var nameJunk = lazyregexp.New(`[^A-Za-z0-9_.-]+`)
 
 // claimName claims cfg.Name, or one made from the image's file name
 // (root, root-2, root-3…).

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/colinux-ng/colinux/internal/lazyregexp"
 	"github.com/colinux-ng/colinux/pkg/cobd"
 )
 
@@ -109,7 +109,7 @@ func splitWords(line string) ([]string, error) {
 }
 
 // indexed matches keys with a device number: cobd0, cofs12, eth1, ttys0, exec0.
-var indexed = regexp.MustCompile(`^(cobd|cofs|eth|ttys|exec)([0-9]+)$`)
+var indexed = lazyregexp.New(`^(cobd|cofs|eth|ttys|exec)([0-9]+)$`)
 
 // applySource applies settings of one source, refusing a key that source
 // already set (seen holds the source's keys so far).

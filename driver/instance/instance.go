@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver/confine"
 	"github.com/colinux-ng/colinux/internal/atomicfile"
+	"github.com/colinux-ng/colinux/internal/lazyregexp"
 )
 
 // States of an instance.
@@ -81,7 +81,7 @@ var (
 )
 
 // validName keeps names usable as UML's umid and as a directory name.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$`)
+var validName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$`)
 
 const (
 	stateFile = "state.json"

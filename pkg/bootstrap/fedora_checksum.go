@@ -4,18 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/colinux-ng/colinux/internal/lazyregexp"
 	"github.com/colinux-ng/colinux/pkg/archive"
 )
 
 // checksumLink finds a release's CHECKSUM file in the images directory
 // listing, e.g. Fedora-Container-42-1.1-x86_64-CHECKSUM. The listing is
 // not signed; it only names the file whose signature is checked next.
-var checksumLink = regexp.MustCompile(`href="(Fedora-Container-[A-Za-z0-9._-]+-CHECKSUM)"`)
+var checksumLink = lazyregexp.New(`href="(Fedora-Container-[A-Za-z0-9._-]+-CHECKSUM)"`)
 
 // findChecksum picks the CHECKSUM file for release and arch from an HTML
 // directory listing; name labels errors.
@@ -36,10 +36,10 @@ func findChecksum(listing []byte, release, arch, name string) (string, error) {
 
 // checksumLine is one BSD-style line of Fedora's CHECKSUM files:
 // "SHA256 (Fedora-Container-Base-Generic-42-1.1.x86_64.oci.tar.xz) = <hex>".
-var checksumLine = regexp.MustCompile(`^(SHA256|SHA512) \(([^()/]+)\) = ([0-9a-f]+)$`)
+var checksumLine = lazyregexp.New(`^(SHA256|SHA512) \(([^()/]+)\) = ([0-9a-f]+)$`)
 
 // sizeComment is the line before it: "# <file>: <n> bytes".
-var sizeComment = regexp.MustCompile(`^# ([^:/]+): ([0-9]+) bytes$`)
+var sizeComment = lazyregexp.New(`^# ([^:/]+): ([0-9]+) bytes$`)
 
 // parseChecksum reads the signed text of a CHECKSUM file into digests by
 // file name; name labels errors.

@@ -5,31 +5,32 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/colinux-ng/colinux/internal/lazyregexp"
 )
 
 // Patterns are anchored; they are compiled once and only read.
 var (
-	imageName   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
-	release     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	fedoraRel   = regexp.MustCompile(`^([1-9][0-9]*|rawhide)$`)
-	suite       = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
-	component   = regexp.MustCompile(`^[a-z0-9][a-z0-9/-]*$`)
-	flavor      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	pkgName     = regexp.MustCompile(`^[^-\s][^\s]*$`) // no option lookalikes, no spaces
-	owner       = regexp.MustCompile(`^([a-z_][a-z0-9_-]*|[0-9]+):([a-z_][a-z0-9_-]*|[0-9]+)$`)
-	account     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-	cryptHash   = regexp.MustCompile(`^\$[0-9a-z]+\$[^:\s]+$`)
-	fingerprint = regexp.MustCompile(`^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$`)
-	sshKey      = regexp.MustCompile(`^(ssh-|ecdsa-|sk-)[^\n]+$`)
-	hostLabel   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	ifName      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$`) // IFNAMSIZ-1
-	ttyName     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
-	scriptName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	varName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	fstabField  = regexp.MustCompile(`^[^\s#]+$`) // fstab splits on blanks
+	imageName   = lazyregexp.New(`^[a-z0-9][a-z0-9._-]*$`)
+	release     = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	fedoraRel   = lazyregexp.New(`^([1-9][0-9]*|rawhide)$`)
+	suite       = lazyregexp.New(`^[a-z0-9][a-z0-9.-]*$`)
+	component   = lazyregexp.New(`^[a-z0-9][a-z0-9/-]*$`)
+	flavor      = lazyregexp.New(`^[a-z0-9][a-z0-9-]*$`)
+	pkgName     = lazyregexp.New(`^[^-\s][^\s]*$`) // no option lookalikes, no spaces
+	owner       = lazyregexp.New(`^([a-z_][a-z0-9_-]*|[0-9]+):([a-z_][a-z0-9_-]*|[0-9]+)$`)
+	account     = lazyregexp.New(`^[a-z_][a-z0-9_-]{0,31}$`)
+	cryptHash   = lazyregexp.New(`^\$[0-9a-z]+\$[^:\s]+$`)
+	fingerprint = lazyregexp.New(`^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$`)
+	sshKey      = lazyregexp.New(`^(ssh-|ecdsa-|sk-)[^\n]+$`)
+	hostLabel   = lazyregexp.New(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	ifName      = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$`) // IFNAMSIZ-1
+	ttyName     = lazyregexp.New(`^[A-Za-z][A-Za-z0-9]*$`)
+	scriptName  = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	varName     = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	fstabField  = lazyregexp.New(`^[^\s#]+$`) // fstab splits on blanks
 	variants    = []string{"minbase", "important", "standard"}
 	fedoraWays  = []string{"container", "repo"}
 	distros     = []string{Debian, Ubuntu, Fedora, Gentoo}
@@ -84,7 +85,7 @@ func (c *checker) fail(path, format string, args ...any) {
 }
 
 // match checks value against re; want describes a good value.
-func (c *checker) match(path, value string, re *regexp.Regexp, want string) bool {
+func (c *checker) match(path, value string, re *lazyregexp.Regexp, want string) bool {
 	if value == "" {
 		c.fail(path, "missing: want %s", want)
 		return false
@@ -104,7 +105,7 @@ func (c *checker) oneOf(path, value string, set []string) {
 }
 
 // names checks a list of names: each matches re and none repeats.
-func (c *checker) names(path string, list []string, re *regexp.Regexp, want string) {
+func (c *checker) names(path string, list []string, re *lazyregexp.Regexp, want string) {
 	for i, n := range list {
 		p := fmt.Sprintf("%s[%d]", path, i)
 		if !c.match(p, n, re, want) {

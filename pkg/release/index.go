@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/colinux-ng/colinux/internal/lazyregexp"
 	"github.com/colinux-ng/colinux/pkg/fetch"
 )
 
@@ -93,9 +93,9 @@ func (im *Image) Compressed() fetch.Digest {
 }
 
 var (
-	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	wordPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$`)
-	pathPattern = regexp.MustCompile(`^[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*$`)
+	namePattern = lazyregexp.New(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	wordPattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$`)
+	pathPattern = lazyregexp.New(`^[A-Za-z0-9._+-]+(/[A-Za-z0-9._+-]+)*$`)
 )
 
 // ParseIndex decodes and checks index.json. It does not check the
