@@ -24,13 +24,16 @@ needs=(
   "blkid util-linux"
   # disk formats in and out (coimage convert/export tests): qemu-io writes the
   # test images, debugfs damages ext4 images on purpose, tar and bsdtar unpack
-  # exports, podman imports the tar export as an image
+  # exports, podman imports the tar export as an image, libyal's readers (their
+  # Python bindings) read the VHDX and VMDK exports as a second opinion to qemu's
   "qemu-io qemu-utils"
   "debugfs e2fsprogs"
   "e2fsck e2fsprogs"
   "tar tar"
   "bsdtar libarchive-tools"
   "podman podman"
+  "dpkg:python3-libvhdi python3-libvhdi"
+  "dpkg:python3-libvmdk python3-libvmdk"
   # corun: the User-mode Linux monitor and the guest's tools
   "linux.uml user-mode-linux"
   "dpkg:busybox-static busybox-static"
