@@ -193,6 +193,12 @@ func kill9(t *testing.T, m monitor, victim, cleanup string) {
 	if _, ok := lsGet(t, name); ok {
 		t.Errorf("%s did not remove the dead instance", cleanup)
 	}
+	// Nor its directories elsewhere (UML's memory files on /dev/shm).
+	for _, base := range []string{"/dev/shm", os.TempDir()} {
+		if left, _ := filepath.Glob(filepath.Join(base, instance.ScratchPrefix+name+"-*")); len(left) > 0 {
+			t.Errorf("%s left the instance's scratch directories %v", cleanup, left)
+		}
+	}
 	testutil.Run(t, "e2fsck", "-fn", img)
 }
 

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -86,6 +87,12 @@ var validName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$`)
 const (
 	stateFile = "state.json"
 	lockFile  = "lock"
+	// scratchFile lists the directories an instance has outside its own
+	// (UML's memory files live on /dev/shm), one path a line.
+	scratchFile = "scratch"
+	// ScratchPrefix begins the name of every such directory; a listed path
+	// without it is never removed.
+	ScratchPrefix = "corun-"
 )
 
 // Claim is a live instance's hold on its name and directory.
@@ -107,12 +114,44 @@ func (c *Claim) Release(keep bool) {
 	c.lock.Close()
 }
 
+// AddScratch records dir, made outside the instance directory instDir, as
+// the instance's: removing the instance, or reusing the name of a dead
+// one, removes it too, so that a corun killed before its own cleanup
+// leaves nothing behind for long. Its name must begin with ScratchPrefix.
+func AddScratch(instDir, dir string) error {
+	if !strings.HasPrefix(filepath.Base(dir), ScratchPrefix) || !filepath.IsAbs(dir) {
+		return fmt.Errorf("scratch directory %s: want an absolute path to a %s* directory", dir, ScratchPrefix)
+	}
+	f, err := os.OpenFile(filepath.Join(instDir, scratchFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(f, dir)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// removeScratch removes the scratch directories the instance in dir
+// recorded, whose lock the caller holds.
+func removeScratch(dir string) {
+	data, _ := os.ReadFile(filepath.Join(dir, scratchFile))
+	for _, p := range strings.Split(string(data), "\n") {
+		if filepath.IsAbs(p) && strings.HasPrefix(filepath.Base(p), ScratchPrefix) {
+			os.RemoveAll(p)
+		}
+	}
+}
+
 // removeLocked removes the directory of an instance whose lock the caller
-// holds: the lock file first, so that nobody sees the instance half gone.
+// holds, and its scratch directories: the lock file first, so that nobody
+// sees the instance half gone.
 func removeLocked(dir string) error {
 	if err := os.Remove(filepath.Join(dir, lockFile)); err != nil && !os.IsNotExist(err) {
 		return err
 	}
+	removeScratch(dir)
 	return os.RemoveAll(dir)
 }
 
@@ -136,6 +175,7 @@ func (r Registry) Create(name string) (*Claim, error) {
 		}
 		return nil, err
 	}
+	removeScratch(dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		lock.Close()

@@ -130,3 +130,57 @@ func TestImageLock(t *testing.T) {
 		t.Errorf("writer beside a reader: %v", err)
 	}
 }
+
+// TestScratchOutlivesAKilledOwner: the directories a dead instance
+// recorded outside its own go with it, when its name is reused and when it
+// is removed; a listed path that is not a scratch directory stays.
+func TestScratchOutlivesAKilledOwner(t *testing.T) {
+	reg := Registry{Dir: t.TempDir()}
+	outside := t.TempDir()
+	mkdir := func(name string) string {
+		d := filepath.Join(outside, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	exists := func(d string) bool { _, err := os.Stat(d); return err == nil }
+	if err := AddScratch(filepath.Join(reg.Dir, "x"), filepath.Join(outside, "home")); err == nil {
+		t.Error("AddScratch took a directory without the scratch prefix")
+	}
+	for _, end := range []string{"create", "remove"} {
+		t.Run(end, func(t *testing.T) {
+			c, err := reg.Create("web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			scratch, keep := mkdir("corun-web-"+end), mkdir("keep-"+end)
+			if err := AddScratch(c.Dir, scratch); err != nil {
+				t.Fatal(err)
+			}
+			// A hand-edited list: not a scratch directory's name.
+			f, _ := os.OpenFile(filepath.Join(c.Dir, scratchFile), os.O_WRONLY|os.O_APPEND, 0)
+			f.WriteString(keep + "\n")
+			f.Close()
+			c.lock.Close() // killed: no Release
+			if !exists(scratch) {
+				t.Fatal("scratch directory gone while the instance is only dead")
+			}
+			if end == "create" {
+				c2, err := reg.Create("web")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c2.Release(false)
+			} else if err := reg.Remove("web"); err != nil {
+				t.Fatal(err)
+			}
+			if exists(scratch) {
+				t.Error("the dead instance's scratch directory is left")
+			}
+			if !exists(keep) {
+				t.Error("a directory without the scratch prefix was removed")
+			}
+		})
+	}
+}

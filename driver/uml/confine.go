@@ -8,6 +8,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/confine"
+	"github.com/colinux-ng/colinux/driver/instance"
 )
 
 // policy is all the kernel process (and every helper it forks) may reach
@@ -68,7 +69,7 @@ func memoryDir(umid string) (string, error) {
 	if unix.Statfs("/dev/shm", &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
 		base = "/dev/shm"
 	}
-	return os.MkdirTemp(base, "corun-"+umid+"-")
+	return os.MkdirTemp(base, instance.ScratchPrefix+umid+"-")
 }
 
 // giveScratch hands the directories corun made for the kernel to the uid

@@ -14,6 +14,7 @@ import (
 	"github.com/colinux-ng/colinux/driver"
 	"github.com/colinux-ng/colinux/driver/config"
 	"github.com/colinux-ng/colinux/driver/console"
+	"github.com/colinux-ng/colinux/driver/instance"
 	"github.com/colinux-ng/colinux/driver/mconsole"
 )
 
@@ -74,6 +75,9 @@ func (Backend) Run(ctx context.Context, inst *driver.Instance) (driver.Result, e
 		return driver.Result{}, err
 	}
 	defer os.RemoveAll(memDir)
+	if err := instance.AddScratch(inst.Dir, memDir); err != nil {
+		return driver.Result{}, err
+	}
 	if err := giveScratch(driver.MonitorUID(cfg), memDir, filepath.Join(inst.Dir, umlDir)); err != nil {
 		return driver.Result{}, err
 	}
