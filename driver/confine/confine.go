@@ -12,7 +12,8 @@
 //     paths, read-only ones read-only (no pid namespace: UML as its
 //     init does not die when it panics);
 //   - run as root, the kernel drops to an unprivileged uid/gid; idmapped
-//     bind mounts let it use its files as their owner would.
+//     bind mounts let it use its files as their owner would, and the
+//     device nodes it is given are made for it in the jail, its own.
 //
 // The setup runs in corun's own binary re-executed with a spec in its
 // environment: either in a process that calls Enter and then starts the

@@ -186,3 +186,31 @@ func TestIdmappedOwner(t *testing.T) {
 		t.Errorf("the new file belongs to %d:%d on the host, want %d:%d", s.Uid, s.Gid, uid, gid)
 	}
 }
+
+// TestRootOnlyDevice: started by root, the process runs as Nobody and
+// still opens the device nodes its policy gives it, even one only root
+// may open on the host (/dev/kvm is crw------- on some hosts).
+func TestRootOnlyDevice(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	var null syscall.Stat_t
+	if err := syscall.Stat("/dev/null", &null); err != nil {
+		t.Fatal(err)
+	}
+	dev := filepath.Join(dir, "null0600") // the null device, root's alone
+	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o600, int(null.Rdev)); err != nil {
+		t.Skipf("mknod: %v", err)
+	}
+	script := "echo x > " + dev + " && echo opened"
+	st, out, err := run(t, cmd{policy: Policy{Exec: []string{"/bin/sh"}, Devices: []string{dev}}, argv: []string{"/bin/sh", "-c", script}})
+	if err != nil || st.UID != Nobody || !strings.Contains(out, "opened") {
+		t.Fatalf("%+v %v %q", st, err, out)
+	}
+	fi, err := os.Stat(dev)
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("the host's node changed: %v %v", fi.Mode(), err)
+	}
+}

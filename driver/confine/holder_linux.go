@@ -24,7 +24,7 @@ func ownerOf(path string) (owner, error) {
 }
 
 // owners are the distinct owners of the paths bound into the jail
-// (device nodes are bound as they are).
+// (device nodes get nodes of their own: makeNode).
 func (r resolved) owners() []owner {
 	var out []owner
 	for _, list := range [][]string{r.Exec, r.Read, r.ReadWrite} {

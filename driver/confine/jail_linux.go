@@ -18,7 +18,12 @@ func buildJail(s *spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("jail: make mounts private: %w", err)
 	}
-	if err := unix.Mount("corun-jail", s.Jail, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
+	// Device nodes in the jail's own tmpfs are only those makeNode makes.
+	flags := uintptr(unix.MS_NOSUID)
+	if !s.Drop {
+		flags |= unix.MS_NODEV
+	}
+	if err := unix.Mount("corun-jail", s.Jail, "tmpfs", flags, "mode=0755,size=1m"); err != nil {
 		return fmt.Errorf("jail: tmpfs root: %w", err)
 	}
 	type entry struct {
@@ -50,6 +55,15 @@ func buildJail(s *spec) error {
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].path < entries[j].path })
 	for _, e := range entries {
 		target := filepath.Join(s.Jail, e.path)
+		if e.dev && s.Drop {
+			made, err := makeNode(e.path, target, s.Status.UID, s.Status.GID)
+			if err != nil {
+				return fmt.Errorf("jail: %s: %w", e.path, err)
+			}
+			if made {
+				continue
+			}
+		}
 		if err := mountPoint(e.path, target); err != nil {
 			return fmt.Errorf("jail: %s: %w", e.path, err)
 		}
@@ -86,6 +100,35 @@ func buildJail(s *spec) error {
 		return fmt.Errorf("jail: read-only root: %w", err)
 	}
 	return nil
+}
+
+// makeNode gives the dropped user a node of its own for the device at src:
+// the host's may be open to root alone (/dev/kvm is crw------- on some
+// hosts, and root:kvm 0660 on others, a group the dropped user is not
+// in), and devtmpfs has no idmapped mounts. The node is the same device
+// (type and number) in the jail's tmpfs, mode 0600, owned by the dropped
+// uid and gid. made is false where src is not a device node or target
+// exists already (inside a bound host directory, where nothing is made):
+// it is bound as it is then.
+func makeNode(src, target string, uid, gid int) (made bool, err error) {
+	var st unix.Stat_t
+	if err := unix.Stat(src, &st); err != nil {
+		return false, err
+	}
+	kind := st.Mode & unix.S_IFMT
+	if kind != unix.S_IFCHR && kind != unix.S_IFBLK {
+		return false, nil
+	}
+	if _, err := os.Lstat(target); err == nil {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return false, err
+	}
+	if err := unix.Mknod(target, kind|0o600, int(st.Rdev)); err != nil {
+		return false, fmt.Errorf("mknod: %w", err)
+	}
+	return true, os.Chown(target, uid, gid)
 }
 
 // mountPoint makes target, in the jail's tmpfs, of the kind of src,
