@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,23 +105,37 @@ func (c Cache) Fetch(ctx context.Context, src Source) (Kernel, error) {
 			suites = umlSuites(glibc, suites[0])
 		}
 	}
-	var client *archive.Client
-	var pkg *archive.Package
 	for i, suite := range suites {
-		client = &archive.Client{Mirror: mirror, Suite: suite, Progress: src.Progress}
-		ix, err := client.Index(ctx)
-		if err == nil {
-			pkg, err = lookupKernel(ix, fl.pkg(ix.Arch))
+		k, err := c.fetchFrom(ctx, fl, src, mirror, suite, glibc, i < len(suites)-1)
+		if errors.Is(err, errSkipSuite) {
+			continue
 		}
-		if err == nil && i < len(suites)-1 && !runsOn(pkg, glibc) {
-			continue // a newer suite's kernel this host cannot run
-		}
-		if err == nil {
-			break
-		}
-		if i == len(suites)-1 {
-			return Kernel{}, fmt.Errorf("fetch guest kernel: %s: %w", suite, err)
-		}
+		return k, err
+	}
+	return Kernel{}, fmt.Errorf("fetch guest kernel: no suite has a kernel this host runs")
+}
+
+// errSkipSuite is a newer suite without a kernel for this host: its index
+// is out of reach, or its kernel needs a glibc the host lacks, even
+// relinked. The next suite is tried.
+var errSkipSuite = errors.New("no kernel for this host in this suite")
+
+// fetchFrom fetches suite's kernel, unless that version is cached. With
+// skippable, what the host cannot use is errSkipSuite.
+func (c Cache) fetchFrom(ctx context.Context, fl flavor, src Source, mirror, suite, glibc string, skippable bool) (Kernel, error) {
+	client := &archive.Client{Mirror: mirror, Suite: suite, Progress: src.Progress}
+	ix, err := client.Index(ctx)
+	var pkg *archive.Package
+	if err == nil {
+		pkg, err = lookupKernel(ix, fl.pkg(ix.Arch))
+	}
+	switch {
+	case err != nil && skippable:
+		return Kernel{}, errSkipSuite
+	case err != nil:
+		return Kernel{}, fmt.Errorf("fetch guest kernel: %s: %w", suite, err)
+	case skippable && !runsOn(pkg, glibc):
+		return Kernel{}, errSkipSuite
 	}
 	if k, ok := c.load(fl, pkg.Version); ok {
 		return k, nil
@@ -130,6 +145,9 @@ func (c Cache) Fetch(ctx context.Context, src Source) (Kernel, error) {
 		return Kernel{}, fmt.Errorf("fetch guest kernel: %w", err)
 	}
 	if err := c.unpack(ctx, fl, debs[0], pkg.Version); err != nil {
+		if skippable && errors.Is(err, errTooNewGlibc) {
+			return Kernel{}, errSkipSuite
+		}
 		return Kernel{}, fmt.Errorf("unpack %s %s: %w", pkg.Name, pkg.Version, err)
 	}
 	k, ok := c.load(fl, pkg.Version)
@@ -144,16 +162,16 @@ func (c Cache) Fetch(ctx context.Context, src Source) (Kernel, error) {
 // mode (sid's 7.2: a guest syscall in about half the time).
 var newSuites = []string{"unstable", "testing"}
 
-// seccompGlibc is the oldest glibc newer suites' kernels have been built
-// against (sid's 7.2 needs 2.38, trixie's release); on an older host
-// only its own suite's kernel runs, so the others are not even looked at.
-const seccompGlibc = "2.38"
+// c23Glibc is the newest glibc a kernel may be built against for an older
+// host: sid's 7.2 needs 2.38 for its C23 functions alone, which
+// relinkC23 binds to the older C ones.
+const c23Glibc = "2.38"
 
 // umlSuites lists the suites to take the UML kernel from, in order of
-// preference: the newest ones first on a host whose glibc is new enough
-// to run their kernels, and the host's own suite always last.
+// preference: the newest ones first, and the host's own suite always
+// last. A host whose glibc is unknown keeps to its own.
 func umlSuites(glibc, host string) []string {
-	if glibc == "" || !glibcAtLeast(glibc, seccompGlibc) {
+	if glibc == "" {
 		return []string{host}
 	}
 	var out []string
@@ -166,7 +184,8 @@ func umlSuites(glibc, host string) []string {
 }
 
 // runsOn reports whether pkg's libc6 dependency is met by a host with
-// that glibc version ("" when unknown: assume yes).
+// that glibc version ("" when unknown: assume yes), or may be once the
+// kernel is relinked (a dependency on c23Glibc or older).
 func runsOn(pkg *archive.Package, glibc string) bool {
 	if glibc == "" {
 		return true
@@ -182,7 +201,7 @@ func runsOn(pkg *archive.Package, glibc string) bool {
 			}
 			// Debian's libc6 versions are the upstream one plus a
 			// revision (2.38-1); a ">= 2.38" bound compares upstream.
-			if (r.Op == ">=" || r.Op == ">>") && !glibcAtLeast(glibc, r.Version) {
+			if (r.Op == ">=" || r.Op == ">>") && !glibcAtLeast(glibc, r.Version) && !glibcAtLeast(c23Glibc, r.Version) {
 				return false
 			}
 		}
@@ -234,6 +253,11 @@ func (c Cache) unpack(ctx context.Context, fl flavor, debPath, version string) e
 	kernels, _ := filepath.Glob(filepath.Join(tmp, fl.kernel))
 	if len(kernels) != 1 {
 		return fmt.Errorf("the package holds %d files matching %s, want one", len(kernels), fl.kernel)
+	}
+	if fl.monitor == UML {
+		if err := relinkForHost(kernels[0]); err != nil {
+			return err
+		}
 	}
 	dest := filepath.Join(base, version)
 	if err := os.MkdirAll(dest, 0o755); err != nil {

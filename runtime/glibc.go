@@ -35,15 +35,21 @@ var libcGlobs = []string{
 // HostGlibc is the version of the host's GNU C library ("2.36"), found
 // among libcGlobs for this process's architecture.
 func HostGlibc() (string, error) {
+	_, v, err := hostLibc()
+	return v, err
+}
+
+// hostLibc is the host's libc.so.6 and its version.
+func hostLibc() (path, version string, err error) {
 	for _, g := range libcGlobs {
 		paths, _ := filepath.Glob(g)
 		for _, p := range paths {
 			if v, err := GlibcVersion(p); err == nil {
-				return v, nil
+				return p, v, nil
 			}
 		}
 	}
-	return "", errors.New("no GNU C library for " + goruntime.GOARCH + " found on the host")
+	return "", "", errors.New("no GNU C library for " + goruntime.GOARCH + " found on the host")
 }
 
 // GlibcVersion is the newest GLIBC_x.y version a libc.so.6 defines: the

@@ -100,8 +100,8 @@ func TestUMLSuites(t *testing.T) {
 		glibc, host string
 		want        []string
 	}{
-		{"2.36", "bookworm", []string{"bookworm"}}, // sid's 7.2 needs 2.38
-		{"", "bookworm", []string{"bookworm"}},     // unknown: stay
+		{"2.36", "bookworm", []string{"unstable", "testing", "bookworm"}}, // sid's 7.2, relinked
+		{"", "bookworm", []string{"bookworm"}},                            // unknown: stay
 		{"2.38", "stable", []string{"unstable", "testing", "stable"}},
 		{"2.41", "trixie", []string{"unstable", "testing", "trixie"}},
 		{"2.43", "testing", []string{"unstable", "testing"}},
@@ -117,13 +117,15 @@ func TestRunsOn(t *testing.T) {
 	sid := &archive.Package{Name: Package, Depends: "libc6 (>= 2.38), libgcc-s1 (>= 3.0)"}
 	bookworm := &archive.Package{Name: Package, Depends: "libc6 (>= 2.34)"}
 	none := &archive.Package{Name: Package}
+	later := &archive.Package{Name: Package, Depends: "libc6 (>= 2.40)"}
 	for _, c := range []struct {
 		pkg   *archive.Package
 		glibc string
 		want  bool
 	}{
-		{sid, "2.36", false}, {sid, "2.38", true}, {sid, "2.41", true}, {sid, "", true},
+		{sid, "2.36", true}, {sid, "2.38", true}, {sid, "2.41", true}, {sid, "", true}, // 2.36: relinked
 		{bookworm, "2.36", true}, {none, "2.36", true},
+		{later, "2.36", false}, {later, "2.39", false}, {later, "2.40", true},
 	} {
 		if got := runsOn(c.pkg, c.glibc); got != c.want {
 			t.Errorf("runsOn(%q, glibc %q) = %v, want %v", c.pkg.Depends, c.glibc, got, c.want)
