@@ -64,8 +64,8 @@ func TestConvertNeverDestroys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"convert", in, tc.out}
-			if tc.force {
-				args = []string{"convert", "--force", in, tc.out}
+			if tc.force { // after the arguments, as qemu-img takes flags
+				args = append(args, "--force")
 			}
 			_, stderr, code := coimage(t, args...)
 			if code == 0 || !strings.Contains(stderr, tc.want) {
@@ -82,7 +82,7 @@ func TestConvertNeverDestroys(t *testing.T) {
 	if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 		t.Fatal("/dev/null is no longer a device")
 	}
-	if _, stderr, code := coimage(t, "convert", "--force", in, existing); code != 0 {
+	if _, stderr, code := coimage(t, "convert", in, existing, "--force"); code != 0 {
 		t.Fatalf("--force over an existing file: exit %d: %s", code, stderr)
 	}
 	assertNoTemp(t, dir)

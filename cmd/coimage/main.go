@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/colinux-ng/colinux/internal/cliflags"
 )
 
 // version is set by `make dist` (-X main.version=…).
@@ -36,7 +38,7 @@ func main() {
 		Commands: []*cli.Command{buildCommand, convertCommand, infoCommand, exportCommand,
 			keygenCommand, releaseCommand, pullCommand, imagesCommand},
 	}
-	if err := app.RunContext(ctx, os.Args); err != nil {
+	if err := app.RunContext(ctx, cliflags.FlagsFirst(app.Commands, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "coimage:", err)
 		os.Exit(1)
 	}

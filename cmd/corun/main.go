@@ -19,6 +19,7 @@ import (
 	"github.com/colinux-ng/colinux/driver/confine"
 	_ "github.com/colinux-ng/colinux/driver/qemu" // the monitors corun offers
 	_ "github.com/colinux-ng/colinux/driver/uml"
+	"github.com/colinux-ng/colinux/internal/cliflags"
 )
 
 // exitError ends corun with a status: the guest command's, or
@@ -55,7 +56,7 @@ func main() {
 		// stays.
 		c.HideHelpCommand = true
 	}
-	err := app.RunContext(ctx, os.Args)
+	err := app.RunContext(ctx, cliflags.FlagsFirst(app.Commands, os.Args))
 	var ee *exitError
 	switch {
 	case err == nil:

@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/colinux-ng/colinux/driver/config"
+	"github.com/colinux-ng/colinux/internal/cliflags"
 )
 
 // corunSection returns the README's "## corun" section: its shell code
@@ -88,7 +91,7 @@ func TestREADMESettings(t *testing.T) {
 			for _, f := range runCommand.Flags {
 				f.Apply(flags)
 			}
-			err := flags.Parse(w[2:])
+			err := flags.Parse(cliflags.FlagsFirst([]*cli.Command{runCommand}, w)[2:])
 			var settings []string
 			if err == nil {
 				settings, _, err = splitRunArgs(flags.Args())

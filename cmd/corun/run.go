@@ -169,9 +169,6 @@ func splitRunArgs(args []string) (settings, command []string, err error) {
 		}
 	}
 	for i, a := range args {
-		if strings.HasPrefix(a, "-") {
-			return nil, nil, fmt.Errorf("flag %s must come before the image and settings", a)
-		}
 		if i == 0 && !strings.Contains(a, "=") && !strings.HasPrefix(a, "@") {
 			a = "cobd0=" + a
 		}
