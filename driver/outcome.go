@@ -11,6 +11,15 @@ import (
 	"github.com/colinux-ng/colinux/runtime/coinit"
 )
 
+// initSegv is a kernel's panic when its first process died of SIGSEGV.
+const initSegv = "Attempted to kill init! exitcode=0x0000000b"
+
+// umlCPUHint explains initSegv under UML: coinit is ours and static, so
+// it dies as it starts only where the kernel cannot run processes at all.
+const umlCPUHint = ": its first process died of SIGSEGV as it started, as it does under older UML kernels " +
+	"(bookworm's 6.1, trixie's 6.12) on CPUs with AMX, whose register state they cannot restore; " +
+	"sid's kernel runs there: corun kernel --refresh fetches it"
+
 // Outcome interprets how a guest ended, for every backend: coinit's
 // status events, how the monitor process ended (waitErr), whether the
 // driver stopped it, and the end of its console for the error.
@@ -36,7 +45,11 @@ func Outcome(cfg *config.Config, events []coinit.Event, waitErr error, stopped b
 	// which it was.
 	if waitErr != nil && strings.Contains(tail, console.PanicMark) {
 		if cfg.Initrd == "" && !up {
-			return fail(ErrKernelStart, "the guest kernel panicked before coinit ran")
+			msg := "the guest kernel panicked before coinit ran"
+			if (cfg.Monitor == "" || cfg.Monitor == DefaultMonitor) && strings.Contains(tail, initSegv) {
+				msg += umlCPUHint
+			}
+			return fail(ErrKernelStart, msg)
 		}
 		return fail(ErrGuestCrash, "the guest kernel panicked")
 	}
