@@ -70,6 +70,9 @@ type Source struct {
 	Mirror  string
 	Suite   string
 	Monitor string // UML ("" too) or QEMU
+	// AllowExpired accepts a suite's Release past its Valid-Until, as a
+	// snapshot mirror serves it (there, unstable and testing expire).
+	AllowExpired bool
 	// Progress, if set, follows the download.
 	Progress func(done, total int64)
 }
@@ -123,7 +126,7 @@ var errSkipSuite = errors.New("no kernel for this host in this suite")
 // fetchFrom fetches suite's kernel, unless that version is cached. With
 // skippable, what the host cannot use is errSkipSuite.
 func (c Cache) fetchFrom(ctx context.Context, fl flavor, src Source, mirror, suite, glibc string, skippable bool) (Kernel, error) {
-	client := &archive.Client{Mirror: mirror, Suite: suite, Progress: src.Progress}
+	client := &archive.Client{Mirror: mirror, Suite: suite, Progress: src.Progress, AllowExpired: src.AllowExpired}
 	ix, err := client.Index(ctx)
 	var pkg *archive.Package
 	if err == nil {

@@ -19,7 +19,8 @@ var kernelCommand = &cli.Command{
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "refresh", Usage: "fetch the newest kernels (user-mode-linux, and for QEMU linux-image-cloud-*) from the Debian archive"},
 		&cli.StringFlag{Name: "mirror", Usage: "Debian mirror (default: from the host's apt sources)"},
-		&cli.StringFlag{Name: "suite", Usage: "Debian suite (default: the host's release)"},
+		&cli.StringFlag{Name: "suite", Usage: "Debian suite (default: the newest whose user-mode-linux the host can run, else the host's release)"},
+		allowExpiredFlag,
 	},
 	Action: func(c *cli.Context) error {
 		cache, err := runtime.DefaultCache()
@@ -81,12 +82,17 @@ var kernelCommand = &cli.Command{
 }
 
 // source is where to fetch the kernel from, with a progress bar.
+// allowExpiredFlag lets a kernel come from a snapshot mirror, whose
+// newer suites' Release files have expired.
+var allowExpiredFlag = &cli.BoolFlag{Name: "allow-expired", Usage: "accept a Debian suite whose Release is past its Valid-Until, as a snapshot mirror serves it, for the kernel fetch (without it such a suite is passed over)"}
+
 func source(c *cli.Context) runtime.Source {
 	var bar *progress.Bar
 	var shown int64
 	return runtime.Source{
-		Mirror: c.String("mirror"),
-		Suite:  c.String("suite"),
+		Mirror:       c.String("mirror"),
+		Suite:        c.String("suite"),
+		AllowExpired: c.Bool(allowExpiredFlag.Name),
 		Progress: func(done, total int64) {
 			if bar == nil {
 				bar = progress.New(total, "fetching the guest kernel")

@@ -47,6 +47,7 @@ var runCommand = &cli.Command{
 		&cli.StringFlag{Name: "dns", Usage: "forward the user-mode network's DNS queries to `HOST:PORT` (default: the host's resolvers)"},
 		&cli.StringFlag{Name: "mirror", Usage: "Debian mirror for the first kernel fetch (default: from the host's apt sources)"},
 		&cli.StringFlag{Name: "suite", Usage: "Debian suite for the first kernel fetch (default: the newest whose user-mode-linux the host can run, else the host's release)"},
+		allowExpiredFlag,
 		&cli.BoolFlag{Name: "unconfined", Usage: "run the guest kernel with all of corun's rights: the guest can then reach every host file through hostfs (needed for cofs shares on a host without Landlock or namespaces)"},
 		&cli.BoolFlag{Name: "json", Usage: "print what ran as JSON: with --detach the instance (name, pid, state, kernel and its mode, confinement) instead of its name; else, when the guest ends, its name, monitor, kernel, kernel mode, confinement and exit code on standard error"},
 	},
