@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -212,5 +213,27 @@ func TestRootOnlyDevice(t *testing.T) {
 	fi, err := os.Stat(dev)
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
 		t.Errorf("the host's node changed: %v %v", fi.Mode(), err)
+	}
+}
+
+// TestElfDepsUnwinder: a program linked to glibc is given the libgcc_s
+// beside its libc, which glibc loads itself to cancel a thread.
+func TestElfDepsUnwinder(t *testing.T) {
+	deps, err := elfDeps("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	libc := ""
+	for _, d := range deps {
+		if filepath.Base(d) == "libc.so.6" {
+			libc = d
+		}
+	}
+	gcc := filepath.Join(filepath.Dir(libc), "libgcc_s.so.1")
+	if _, err := os.Stat(gcc); libc == "" || err != nil {
+		t.Skipf("no libgcc_s beside the libc (%q) here", libc)
+	}
+	if !slices.Contains(deps, gcc) {
+		t.Errorf("elfDeps(/bin/sh) = %q, want %s among them", deps, gcc)
 	}
 }

@@ -70,6 +70,19 @@ func elfDeps(path string) ([]string, error) {
 	if err := walk(path, true); err != nil {
 		return nil, err
 	}
+	// glibc loads libgcc_s.so.1 itself (dlopen) to unwind a thread that
+	// is cancelled: UML from 7.x on cancels its helper threads as it
+	// halts, and aborts without it ("libgcc_s.so.1 must be installed for
+	// pthread_cancel to work").
+	for _, d := range deps {
+		if filepath.Base(d) != "libc.so.6" {
+			continue
+		}
+		if gcc := filepath.Join(filepath.Dir(d), "libgcc_s.so.1"); exists(gcc) && !slices.Contains(deps, gcc) {
+			deps = append(deps, gcc)
+		}
+		break
+	}
 	if len(deps) > 0 && exists("/etc/ld.so.cache") {
 		deps = append(deps, "/etc/ld.so.cache")
 	}
