@@ -46,7 +46,7 @@ func bootWith(t *testing.T, m *config.Config, kernel string, display *x11.Forwar
 		k.Path = kernel
 	}
 	cache := filepath.Join(os.TempDir(), "corun-uml-test")
-	m.Kernel, m.KernelVersion, m.Modules = k.Path, k.Version, k.Modules
+	m.Kernel, m.KernelVersion, m.Modules, m.KernelNoRandomize = k.Path, k.Version, k.Modules, k.NoRandomize
 	var err error
 	m.Initramfs, err = initramfs.Cached(cache)
 	if err != nil {

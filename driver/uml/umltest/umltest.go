@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,49 +19,97 @@ import (
 	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
-// Kernel is the installed guest kernel.
+// Kernel is the guest kernel the tests boot.
 type Kernel struct {
 	Path, Version, Modules string
+	// NoRandomize: the kernel must start with address space randomization
+	// off (from Linux 6.16 on; see confine.Policy.NoRandomize).
+	NoRandomize bool
 }
 
 // Mode is how corun should report a kernel of release runs its
 // processes: "seccomp" from Linux 6.16 on, which added that mode to UML,
 // else "ptrace". It goes by the release, not by the binary as corun does.
 func Mode(release string) string {
-	major, rest, _ := strings.Cut(release, ".")
-	minor := strings.TrimRightFunc(strings.SplitN(rest, ".", 2)[0], func(r rune) bool { return r < '0' || r > '9' })
-	a, _ := strconv.Atoi(major)
-	b, _ := strconv.Atoi(minor)
-	if a > 6 || a == 6 && b >= 16 {
+	if from616(release) {
 		return "seccomp"
 	}
 	return "ptrace"
 }
 
-// InstalledKernel returns Debian's user-mode-linux kernel on this host.
-// The test is skipped, saying why, where that kernel cannot start a
-// process (see cannotStart).
+// from616 says whether release is Linux 6.16 or later.
+func from616(release string) bool {
+	major, rest, _ := strings.Cut(release, ".")
+	minor := strings.TrimRightFunc(strings.SplitN(rest, ".", 2)[0], func(r rune) bool { return r < '0' || r > '9' })
+	a, _ := strconv.Atoi(major)
+	b, _ := strconv.Atoi(minor)
+	return a > 6 || a == 6 && b >= 16
+}
+
+// InstalledKernel returns the UML kernel the tests boot: Debian's
+// user-mode-linux package on this host, or where that kernel cannot start
+// a process (see cannotStart), the newest one in the user's corun runtime
+// cache that can (`corun kernel --refresh` fetches one). Without either,
+// the test is skipped, saying why.
 func InstalledKernel(t testing.TB) Kernel {
 	t.Helper()
 	path := testutil.RequireTool(t, "linux.uml")
-	probe.once.Do(func() { probe.why = cannotStart(path) })
+	probe.once.Do(func() { probe.kernel, probe.why = usableKernel(path) })
 	if probe.why != "" {
 		t.Skip(probe.why)
 	}
+	return probe.kernel
+}
+
+// usableKernel is installed, or the newest cached kernel, whichever first
+// starts a process here; else why none does.
+func usableKernel(installed string) (Kernel, string) {
+	why := cannotStart(installed)
+	if why == "" {
+		k, err := describe(installed, "/usr/lib/uml/modules")
+		if err != nil {
+			return Kernel{}, err.Error()
+		}
+		return k, ""
+	}
+	dirs, _ := filepath.Glob(filepath.Join(userRuntime, "*", "linux"))
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // 7.2um1 before 6.1um4
+	for _, p := range dirs {
+		if cannotStart(p) == "" {
+			k, err := describe(p, filepath.Join(filepath.Dir(p), "modules"))
+			if err == nil {
+				return k, ""
+			}
+		}
+	}
+	return Kernel{}, why + "; and no kernel in " + userRuntime + " can (corun kernel --refresh fetches one)"
+}
+
+// userRuntime is corun's runtime cache of the user running the tests, read
+// before a TestMain points XDG_CACHE_HOME elsewhere.
+var userRuntime = func() string {
+	dir, _ := os.UserCacheDir()
+	return filepath.Join(dir, "colinux", "runtime")
+}()
+
+// describe reads a kernel's release; its modules are in modules/<release>.
+func describe(path, modules string) (Kernel, error) {
 	out, err := exec.Command(path, "--version").Output()
 	if err != nil {
-		t.Fatalf("%s --version: %v", path, err)
+		return Kernel{}, fmt.Errorf("%s --version: %v", path, err)
 	}
 	k := Kernel{Path: path, Version: strings.TrimSpace(string(out))}
-	if dir := filepath.Join("/usr/lib/uml/modules", k.Version); isDir(dir) {
+	k.NoRandomize = from616(k.Version)
+	if dir := filepath.Join(modules, k.Version); isDir(dir) {
 		k.Modules = dir
 	}
-	return k
+	return k, nil
 }
 
 var probe struct {
-	once sync.Once
-	why  string
+	once   sync.Once
+	kernel Kernel
+	why    string
 }
 
 // cannotStart boots the UML kernel at path with the host's / as its
