@@ -19,6 +19,7 @@ import (
 
 	"github.com/colinux-ng/colinux/driver/confine"
 	"github.com/colinux-ng/colinux/driver/uml/umltest"
+	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
 // noConfinementEnv makes the test binary the wrapper that runs corun as
@@ -143,6 +144,10 @@ func TestRunAsUser(t *testing.T) {
 		}
 	}
 	img := umltest.Image(t, dir, nil)
+	kernel := kernelArg(t)
+	if k := umltest.InstalledKernel(t); !strings.HasPrefix(k.Path, "/usr/") {
+		kernel = "kernel=" + copyKernel(t, k, dir) // from root's runtime cache
+	}
 
 	if err := os.Symlink(filepath.Join(dir, "secret"), filepath.Join(share, "link")); err != nil {
 		t.Fatal(err)
@@ -152,7 +157,7 @@ cat /mnt/cofs0/link
 mkdir /h && mount -t hostfs none /h -o ../../../../../../../../.. && cat /h` + dir + `/secret
 true`
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "run", "--json", "--snapshot", img, kernelArg(t), "cofs0="+share, "--", "sh", "-c", script)
+	cmd := exec.Command(bin, "run", "--json", "--snapshot", img, kernel, "cofs0="+share, "--", "sh", "-c", script)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "XDG_RUNTIME_DIR=" + filepath.Join(home, "run")}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -175,4 +180,23 @@ true`
 	if c := r.Confinement; c == nil || c.Landlock != confine.Probe().Landlock || !c.UserNS || !c.MountNS || c.UID != 65534 {
 		t.Errorf("run --json as nobody says the confinement is %+v; want Landlock %d, its own user and mount namespaces, uid 65534", c, confine.Probe().Landlock)
 	}
+}
+
+// copyKernel copies k into dir as Debian lays a kernel out, dir/bin/linux
+// with its modules in dir/lib/uml/modules, for a user who cannot reach k.
+func copyKernel(t *testing.T, k umltest.Kernel, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "bin", "linux")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, "cp", k.Path, path)
+	if k.Modules != "" {
+		modules := filepath.Join(dir, "lib", "uml", "modules")
+		if err := os.MkdirAll(modules, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Run(t, "cp", "-a", k.Modules, modules)
+	}
+	return path
 }

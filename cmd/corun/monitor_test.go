@@ -31,7 +31,8 @@ type monitor struct {
 	release, mode string
 	// procs is how many processes a running instance has at least with
 	// its directory on their command lines: the PID-1 helper and the
-	// monitor, and under UML the kernel's helpers.
+	// monitor, and under UML in ptrace mode the kernel's helpers (in
+	// seccomp mode they are [uml-userspace], without it).
 	procs int
 	cpus  int // CPUs the tests give a guest: UML has one
 }
@@ -58,7 +59,7 @@ func forEachMonitor(t *testing.T, test func(t *testing.T, m monitor)) {
 func umlMonitor(t *testing.T) monitor {
 	k := umltest.InstalledKernel(t)
 	return monitor{kind: "uml", settings: []string{"kernel=" + k.Path},
-		release: k.Version, mode: umltest.Mode(k.Version), procs: 3, cpus: 1}
+		release: k.Version, mode: umltest.Mode(k.Version), procs: map[string]int{"ptrace": 3, "seccomp": 2}[umltest.Mode(k.Version)], cpus: 1}
 }
 
 // qemuTCG is QEMU with CORUN_QEMU_ACCEL=tcg, and corun's own choice of
