@@ -82,6 +82,19 @@ func relinkC23(path, hostLibc, hostGlibc string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	changed, err := relinkELF(data, hostGlibc, func() (map[string]string, error) { return defaultVersions(hostLibc) })
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if !changed {
+		return false, nil
+	}
+	return true, replaceFile(path, data)
+}
+
+// relinkELF is relinkC23 on the program's bytes, changed in place; c17
+// gives the host libc's functions and their versions (defaultVersions).
+func relinkELF(data []byte, hostGlibc string, c17Versions func() (map[string]string, error)) (bool, error) {
 	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return false, err
@@ -96,7 +109,7 @@ func relinkC23(path, hostLibc, hostGlibc string) (bool, error) {
 	}
 	strtab := f.Sections[dynsym.Link]
 	str := func(off uint32) string {
-		if strtab.Offset+uint64(off) >= uint64(len(data)) {
+		if strtab.Offset >= uint64(len(data)) || strtab.Offset+uint64(off) >= uint64(len(data)) {
 			return ""
 		}
 		b := data[strtab.Offset+uint64(off):]
@@ -118,7 +131,7 @@ func relinkC23(path, hostLibc, hostGlibc string) (bool, error) {
 	if len(tooNew) == 0 {
 		return false, nil
 	}
-	c17, err := defaultVersions(hostLibc)
+	c17, err := c17Versions()
 	if err != nil {
 		return false, err
 	}
@@ -139,15 +152,17 @@ func relinkC23(path, hostLibc, hostGlibc string) (bool, error) {
 		to, known := c17[name]
 		target, present := findName(needs, to)
 		if !isC23 || !c23Functions[name] || !known || !present {
-			return false, fmt.Errorf("%s needs %s@%s, which glibc %s lacks", filepath.Base(path), s.Name, n.name, hostGlibc)
+			return false, fmt.Errorf("needs %s@%s, which glibc %s lacks", s.Name, n.name, hostGlibc)
 		}
 		// Entry 0 of the tables is the null symbol, which DynamicSymbols
 		// leaves out. The C name is the tail of the C23 one in the string
 		// table, so the symbol's name moves by the prefix.
-		at := dynsym.Offset + uint64(i+1)*sym64Size
-		bo.PutUint32(data[at:], bo.Uint32(data[at:])+uint32(len(c23Prefix)))
-		at = versym.Offset + uint64(i+1)*2
-		bo.PutUint16(data[at:], bo.Uint16(data[at:])&^versymIndexOf|target.index)
+		name32, ver16 := dynsym.Offset+uint64(i+1)*sym64Size, versym.Offset+uint64(i+1)*2
+		if name32+4 > uint64(len(data)) || ver16+2 > uint64(len(data)) {
+			return false, errors.New("symbol table past the end of the file")
+		}
+		bo.PutUint32(data[name32:], bo.Uint32(data[name32:])+uint32(len(c23Prefix)))
+		bo.PutUint16(data[ver16:], bo.Uint16(data[ver16:])&^versymIndexOf|target.index)
 	}
 	// The versions no symbol uses now become copies (hash and name) of
 	// one the host has: the loader checks every version listed.
@@ -162,24 +177,37 @@ func relinkC23(path, hostLibc, hostGlibc string) (bool, error) {
 		copy(data[n.at+vernauxHash:n.at+vernauxHash+4], data[old.at+vernauxHash:])
 		copy(data[n.at+vernauxName:n.at+vernauxName+4], data[old.at+vernauxName:])
 	}
-	return true, replaceFile(path, data)
+	return true, nil
 }
 
 // libcNeeds walks the verneed table for the versions needed from libc.so.*.
 func libcNeeds(data []byte, bo binary.ByteOrder, verneed *elf.Section, str func(uint32) string) ([]vernaux, error) {
 	var out []vernaux
 	end := verneed.Offset + verneed.Size
-	if end > uint64(len(data)) {
-		return nil, fmt.Errorf("version table past the end of the file")
+	if end > uint64(len(data)) || end < verneed.Offset {
+		return nil, errors.New("version table past the end of the file")
 	}
-	for at, n := verneed.Offset, 0; n < 1000; n++ {
-		if at+verneedSize > end {
-			return nil, fmt.Errorf("version table entry past its end")
+	// Each entry is 16 bytes of the table: more visits than that means a
+	// chain that loops.
+	visits := verneed.Size / verneedSize
+	visit := func(at uint64) error {
+		if visits == 0 {
+			return errors.New("version table loops")
+		}
+		visits--
+		if at < verneed.Offset || at+verneedSize > end {
+			return errors.New("version table entry past its end")
+		}
+		return nil
+	}
+	for at := verneed.Offset; ; {
+		if err := visit(at); err != nil {
+			return nil, err
 		}
 		lib := str(bo.Uint32(data[at+verneedFile:]))
-		for aux, k := at+uint64(bo.Uint32(data[at+verneedAux:])), 0; k < 1000; k++ {
-			if aux+verneedSize > end {
-				return nil, fmt.Errorf("version table entry past its end")
+		for aux := at + uint64(bo.Uint32(data[at+verneedAux:])); ; {
+			if err := visit(aux); err != nil {
+				return nil, err
 			}
 			if strings.HasPrefix(lib, "libc.so") {
 				out = append(out, vernaux{at: int(aux), index: bo.Uint16(data[aux+vernauxOther:]), name: str(bo.Uint32(data[aux+vernauxName:]))})
@@ -196,7 +224,6 @@ func libcNeeds(data []byte, bo binary.ByteOrder, verneed *elf.Section, str func(
 		}
 		at += uint64(next)
 	}
-	return nil, fmt.Errorf("version table loops")
 }
 
 // defaultVersions maps the functions a libc defines to the version a

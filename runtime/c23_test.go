@@ -17,7 +17,7 @@ import (
 // against glibc 2.38 calls it, and exit bound to GLIBC_2.2.5. It links
 // against a stub libc.so.6 that defines those versions; at run time the
 // host's C library serves it. extra adds a further 2.38 function.
-func c23Program(t *testing.T, extra string) string {
+func c23Program(t testing.TB, extra string) string {
 	t.Helper()
 	if goruntime.GOARCH != "amd64" {
 		t.Skip("the stub's base version, GLIBC_2.2.5, is x86-64's")
@@ -119,4 +119,23 @@ func TestRelinkC23Refuses(t *testing.T) {
 	if after, _ := os.ReadFile(prog); string(after) != string(before) {
 		t.Error("the program changed")
 	}
+}
+
+// FuzzRelinkC23: any file, relinked or not, gives an answer, not a panic.
+// The seed is a program relinkC23 changes.
+func FuzzRelinkC23(f *testing.F) {
+	libc, _, err := hostLibc()
+	if err != nil {
+		f.Skip(err)
+	}
+	c17, err := defaultVersions(libc)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if seed, err := os.ReadFile(c23Program(f, "__isoc23_strtol")); err == nil {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		relinkELF(data, "2.36", func() (map[string]string, error) { return c17, nil })
+	})
 }
