@@ -166,12 +166,15 @@ func relinkELF(data []byte, hostGlibc string, c17Versions func() (map[string]str
 	}
 	// The versions no symbol uses now become copies (hash and name) of
 	// one the host has: the loader checks every version listed.
-	var old vernaux
+	old, found := vernaux{}, false
 	for _, n := range needs {
-		if _, ok := findName(tooNew, n.name); !ok {
-			old = n
+		if _, tooNew := findName(tooNew, n.name); !tooNew {
+			old, found = n, true
 			break
 		}
+	}
+	if !found {
+		return false, fmt.Errorf("needs nothing of glibc %s or older to stand in for %s", hostGlibc, tooNew[0].name)
 	}
 	for _, n := range tooNew {
 		copy(data[n.at+vernauxHash:n.at+vernauxHash+4], data[old.at+vernauxHash:])
@@ -264,9 +267,6 @@ func findName(ns []vernaux, name string) (vernaux, bool) {
 	}
 	return vernaux{}, false
 }
-
-// glibcVersion reports whether v (after GLIBC_) is a release, not PRIVATE.
-func glibcVersion(v string) bool { return v != "" && v[0] >= '0' && v[0] <= '9' }
 
 // replaceFile writes data to path through a temporary file beside it, with
 // path's mode.

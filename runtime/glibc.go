@@ -108,7 +108,7 @@ func newestGlibc(names []string) string {
 	found := ""
 	for _, n := range names {
 		rest, ok := strings.CutPrefix(n, glibcPrefix)
-		if !ok || rest == "" || rest[0] < '0' || rest[0] > '9' {
+		if !ok || !glibcVersion(rest) {
 			continue
 		}
 		v, err := archive.ParseVersion(rest)
@@ -121,6 +121,9 @@ func newestGlibc(names []string) string {
 	}
 	return found
 }
+
+// glibcVersion reports whether v (after GLIBC_) is a release, not PRIVATE.
+func glibcVersion(v string) bool { return v != "" && v[0] >= '0' && v[0] <= '9' }
 
 // glibcAtLeast reports whether glibc version have provides want.
 func glibcAtLeast(have, want string) bool {

@@ -252,7 +252,7 @@ var (
 // that the guest reads the recipe's hostname.
 func bootHostname(t *testing.T, img string) {
 	t.Helper()
-	kernel := umltest.InstalledKernel(t)
+	kernel := umltest.BootKernel(t)
 	corunOnce.Do(func() {
 		corunBin = filepath.Join(filepath.Dir(coimageBin), "corun")
 		if out, err := exec.Command("go", "build", "-o", corunBin, "../corun").CombinedOutput(); err != nil {

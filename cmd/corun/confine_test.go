@@ -145,7 +145,7 @@ func TestRunAsUser(t *testing.T) {
 	}
 	img := umltest.Image(t, dir, nil)
 	kernel := kernelArg(t)
-	if k := umltest.InstalledKernel(t); !strings.HasPrefix(k.Path, "/usr/") {
+	if k := umltest.BootKernel(t); !strings.HasPrefix(k.Path, "/usr/") {
 		kernel = "kernel=" + copyKernel(t, k, dir) // from root's runtime cache
 	}
 

@@ -185,7 +185,7 @@ func bootDebian(t *testing.T, recipe, image, version, how string) {
 		// automount is the one unit it reports unsupported. Under sid's
 		// UML 7.2 (what the tests boot where bookworm's UML cannot run)
 		// systemd reports the same on some boots, of Debian 12 and 13.
-		if bad == "UNSUPP" && (onQEMU || umltest.Mode(umltest.InstalledKernel(t).Version) == "seccomp") {
+		if bad == "UNSUPP" && (onQEMU || umltest.Mode(umltest.BootKernel(t).Version) == "seccomp") {
 			continue
 		}
 		if strings.Contains(console, bad) {

@@ -19,7 +19,7 @@ import (
 // the virtiofsd cofs uses under QEMU.
 func TestKernelList(t *testing.T) {
 	t.Parallel()
-	uml := umltest.InstalledKernel(t)
+	uml := umltest.BootKernel(t)
 	qemuTCG(t) // the cloud kernel and virtiofsd, fetched once
 	cacheHome := t.TempDir()
 	if err := shareRuntime(cacheHome, userCache); err != nil {

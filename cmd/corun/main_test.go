@@ -105,7 +105,7 @@ func runEnv(t *testing.T, dir string, env []string, args ...string) (string, str
 	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
 }
 
-func kernelArg(t *testing.T) string { return "kernel=" + umltest.InstalledKernel(t).Path }
+func kernelArg(t *testing.T) string { return "kernel=" + umltest.BootKernel(t).Path }
 
 // run --json reports which kernel ran and how: the installed kernel, in
 // the mode its release supports (ptrace before Linux 6.16), and ptrace
@@ -115,7 +115,7 @@ func kernelArg(t *testing.T) string { return "kernel=" + umltest.InstalledKernel
 // confined in that mode too.
 func TestRunJSON(t *testing.T) {
 	t.Parallel()
-	k := umltest.InstalledKernel(t)
+	k := umltest.BootKernel(t)
 	img := umltest.Image(t, t.TempDir(), nil)
 	type runCase struct {
 		kernel, version string

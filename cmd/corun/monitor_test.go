@@ -57,7 +57,7 @@ func forEachMonitor(t *testing.T, test func(t *testing.T, m monitor)) {
 }
 
 func umlMonitor(t *testing.T) monitor {
-	k := umltest.InstalledKernel(t)
+	k := umltest.BootKernel(t)
 	return monitor{kind: "uml", settings: []string{"kernel=" + k.Path},
 		release: k.Version, mode: umltest.Mode(k.Version), procs: map[string]int{"ptrace": 3, "seccomp": 2}[umltest.Mode(k.Version)], cpus: 1}
 }

@@ -41,7 +41,7 @@ func boot(t *testing.T, m *config.Config) (driver.Result, string, error) {
 // driver, as corun does.
 func bootWith(t *testing.T, m *config.Config, kernel string, display *x11.Forwarder) (driver.Result, string, error) {
 	t.Helper()
-	k := umltest.InstalledKernel(t)
+	k := umltest.BootKernel(t)
 	if kernel != "" {
 		k.Path = kernel
 	}

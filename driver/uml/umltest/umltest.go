@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/colinux-ng/colinux/internal/testutil"
+	"github.com/colinux-ng/colinux/pkg/archive"
 )
 
 // Kernel is the guest kernel the tests boot.
@@ -46,12 +47,12 @@ func from616(release string) bool {
 	return a > 6 || a == 6 && b >= 16
 }
 
-// InstalledKernel returns the UML kernel the tests boot: Debian's
+// BootKernel returns the UML kernel the tests boot: Debian's
 // user-mode-linux package on this host, or where that kernel cannot start
 // a process (see cannotStart), the newest one in the user's corun runtime
 // cache that can (`corun kernel --refresh` fetches one). Without either,
 // the test is skipped, saying why.
-func InstalledKernel(t testing.TB) Kernel {
+func BootKernel(t testing.TB) Kernel {
 	t.Helper()
 	path := testutil.RequireTool(t, "linux.uml")
 	probe.once.Do(func() { probe.kernel, probe.why = usableKernel(path) })
@@ -73,7 +74,11 @@ func usableKernel(installed string) (Kernel, string) {
 		return k, ""
 	}
 	dirs, _ := filepath.Glob(filepath.Join(userRuntime, "*", "linux"))
-	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // 7.2um1 before 6.1um4
+	sort.Slice(dirs, func(i, j int) bool { // newest package version first
+		vi, _ := archive.ParseVersion(filepath.Base(filepath.Dir(dirs[i])))
+		vj, _ := archive.ParseVersion(filepath.Base(filepath.Dir(dirs[j])))
+		return vi.Compare(vj) > 0
+	})
 	for _, p := range dirs {
 		if cannotStart(p) == "" {
 			k, err := describe(p, filepath.Join(filepath.Dir(p), "modules"))
