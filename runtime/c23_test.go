@@ -4,36 +4,25 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"testing"
-
-	"github.com/colinux-ng/colinux/internal/testutil"
 )
 
-// c23Program builds, with the host's C compiler, a program that exits
-// with __isoc23_strtoul("42") bound to GLIBC_2.38, as a kernel built
-// against glibc 2.38 calls it, and exit bound to GLIBC_2.2.5. It links
-// against a stub libc.so.6 that defines those versions; at run time the
-// host's C library serves it. extra adds a further 2.38 function.
+// c23Program builds a program that exits with __isoc23_strtoul("42")
+// bound to GLIBC_2.38, as a kernel built against glibc 2.38 calls it, and
+// exit bound to GLIBC_2.2.5. It links against a stub libc.so.6 defining
+// those versions; at run time the host's C library serves it. extra adds
+// a further 2.38 function.
 func c23Program(t testing.TB, extra string) string {
 	t.Helper()
 	if goruntime.GOARCH != "amd64" {
 		t.Skip("the stub's base version, GLIBC_2.2.5, is x86-64's")
 	}
-	cc := testutil.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	src := write("libc.c", "void exit(int c) {}\nunsigned long strtoul(void) { return 0; }\nunsigned long __isoc23_strtoul(void) { return 0; }\nvoid "+extra+"(void) {}\n")
-	script := write("libc.map", "GLIBC_2.2.5 { global: exit; strtoul; local: *; };\nGLIBC_2.38 { global: __isoc23_strtoul; "+extra+"; } GLIBC_2.2.5;\n")
-	main := write("prog.c", `extern unsigned long __isoc23_strtoul(const char *, char **, int);
+	_, prog := stubLibc(t,
+		"void exit(int c) {}\nunsigned long strtoul(void) { return 0; }\nunsigned long __isoc23_strtoul(void) { return 0; }\nvoid "+extra+"(void) {}\n",
+		"GLIBC_2.2.5 { global: exit; strtoul; local: *; };\nGLIBC_2.38 { global: __isoc23_strtoul; "+extra+"; } GLIBC_2.2.5;\n",
+		`extern unsigned long __isoc23_strtoul(const char *, char **, int);
 extern void exit(int);
 extern void `+extra+`(void);
 static volatile int never;
@@ -41,17 +30,7 @@ __attribute__((force_align_arg_pointer)) void _start(void) {
 	if (never) `+extra+`();
 	exit((int)__isoc23_strtoul("42", 0, 10));
 }
-`)
-	stub, prog := filepath.Join(dir, "stub", "libc.so.6"), filepath.Join(dir, "linux.uml")
-	os.Mkdir(filepath.Dir(stub), 0o755)
-	for _, args := range [][]string{
-		{"-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libc.so.6", "-Wl,--version-script=" + script, "-o", stub, src},
-		{"-nostdlib", "-no-pie", "-o", prog, main, stub},
-	} {
-		if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
-			t.Fatalf("gcc %v: %v\n%s", args, err, out)
-		}
-	}
+`, "-no-pie")
 	return prog
 }
 

@@ -14,35 +14,40 @@ import (
 	"github.com/colinux-ng/colinux/pkg/archive"
 )
 
-// fakeGlibc builds, with the host's C compiler, a libc.so.6 defining
-// GLIBC_2.2.5 … GLIBC_<newest> and GLIBC_PRIVATE, and a program needing
-// GLIBC_<newest> from it: what a newer suite's glibc and UML kernel look
-// like to the ELF reader.
+// fakeGlibc builds a libc.so.6 defining GLIBC_2.2.5 … GLIBC_<newest>
+// and GLIBC_PRIVATE, and a program needing GLIBC_<newest> from it: what a
+// newer suite's glibc and UML kernel look like to the ELF reader.
 func fakeGlibc(t *testing.T, newest string) (libc, prog string) {
+	t.Helper()
+	return stubLibc(t, "void old_call(void) {}\nvoid new_call(void) {}\n",
+		"GLIBC_2.2.5 { global: old_call; local: *; };\nGLIBC_"+newest+" { global: new_call; } GLIBC_2.2.5;\nGLIBC_PRIVATE { };\n",
+		"extern void old_call(void);\nextern void new_call(void);\nvoid _start(void) { old_call(); new_call(); }\n")
+}
+
+// stubLibc builds with the host's C compiler, in a new directory, a
+// libc.so.6 from libcSrc whose symbols get the versions versionScript
+// gives, and a program (linux.uml) from progSrc linked against it, with
+// ldflags.
+func stubLibc(t testing.TB, libcSrc, versionScript, progSrc string, ldflags ...string) (libc, prog string) {
 	t.Helper()
 	cc := testutil.RequireTool(t, "gcc")
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+	for name, text := range map[string]string{"libc.c": libcSrc, "libc.map": versionScript, "prog.c": progSrc} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return p
 	}
-	src := write("libc.c", "void old_call(void) {}\nvoid new_call(void) {}\n")
-	script := write("libc.map", "GLIBC_2.2.5 { global: old_call; local: *; };\n"+
-		"GLIBC_"+newest+" { global: new_call; } GLIBC_2.2.5;\nGLIBC_PRIVATE { };\n")
-	main := write("prog.c", "extern void old_call(void);\nextern void new_call(void);\nvoid _start(void) { old_call(); new_call(); }\n")
-	libc, prog = filepath.Join(dir, "libc.so.6"), filepath.Join(dir, "linux.uml")
 	for _, args := range [][]string{
-		{"-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libc.so.6", "-Wl,--version-script=" + script, "-o", libc, src},
-		{"-nostdlib", "-o", prog, main, libc},
+		{"-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libc.so.6", "-Wl,--version-script=libc.map", "-o", "libc.so.6", "libc.c"},
+		append(append([]string{"-nostdlib"}, ldflags...), "-o", "linux.uml", "prog.c", "libc.so.6"),
 	} {
-		if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		cmd := exec.Command(cc, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("gcc %v: %v\n%s", args, err, out)
 		}
 	}
-	return libc, prog
+	return filepath.Join(dir, "libc.so.6"), filepath.Join(dir, "linux.uml")
 }
 
 func TestGlibcVersions(t *testing.T) {
