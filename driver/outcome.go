@@ -18,7 +18,7 @@ const initSegv = "Attempted to kill init! exitcode=0x0000000b"
 // it dies as it starts only where the kernel cannot run processes at all.
 const umlCPUHint = ": its first process died of SIGSEGV as it started, as it does under older UML kernels " +
 	"(bookworm's 6.1, trixie's 6.12) on CPUs with AMX, whose register state they cannot restore; " +
-	"sid's kernel runs there: corun kernel --refresh fetches it"
+	"sid's kernel runs there: corun kernel --refresh fetches it (add --allow-expired for a snapshot mirror)"
 
 // Outcome interprets how a guest ended, for every backend: coinit's
 // status events, how the monitor process ended (waitErr), whether the
