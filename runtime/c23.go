@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/colinux-ng/colinux/internal/atomicfile"
 )
 
 // Debian's newest User-mode Linux kernels are the only ones that run on
@@ -72,9 +74,9 @@ type vernaux struct {
 	name  string
 }
 
-// relinkC23 rewrites the program at path (through a temporary file beside
-// it) so that it needs no glibc newer than hostGlibc, where all it needs
-// of one are C23 functions whose C names hostLibc defines. It returns
+// relinkC23 rewrites the program at path (atomically, through
+// atomicfile) so that it needs no glibc newer than hostGlibc, where all it
+// needs of one are C23 functions whose C names hostLibc defines. It returns
 // false, changing nothing, when the program needs no newer glibc; an
 // error names what it needs that cannot be given.
 func relinkC23(path, hostLibc, hostGlibc string) (bool, error) {
@@ -89,7 +91,11 @@ func relinkC23(path, hostLibc, hostGlibc string) (bool, error) {
 	if !changed {
 		return false, nil
 	}
-	return true, replaceFile(path, data)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return true, atomicfile.WriteFile(path, data, fi.Mode().Perm())
 }
 
 // relinkELF is relinkC23 on the program's bytes, changed in place; c17
@@ -266,30 +272,4 @@ func findName(ns []vernaux, name string) (vernaux, bool) {
 		}
 	}
 	return vernaux{}, false
-}
-
-// replaceFile writes data to path through a temporary file beside it, with
-// path's mode.
-func replaceFile(path string, data []byte) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".relink-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
